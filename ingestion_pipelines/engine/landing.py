@@ -1,0 +1,160 @@
+"""Landing areas: resolving a file location, hashing content, and scanning a prefix for sensors.
+
+A *location* is what a user or a sensor names: a local path, a ``file://`` URI, an
+``s3://bucket/key`` URI, or a key inside the configured :class:`BlobStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+from urllib.parse import unquote, urlparse
+
+from ..resources.storage import BlobObject, BlobStore, S3BlobStore
+
+
+@dataclass(frozen=True)
+class Location:
+    """A readable file: either ``path`` (local) or ``store`` + ``key``; ``uri`` identifies it
+    in the ledger and in ``_source`` columns."""
+
+    uri: str
+    path: Path | None = None
+    store: BlobStore | None = None
+    key: str | None = None
+
+    def open(self) -> BinaryIO:
+        """A binary stream; ``FileNotFoundError`` when the file is not there."""
+        if self.path is not None:
+            return open(self.path, "rb")
+        assert self.store is not None and self.key is not None
+        return self.store.open(self.key)
+
+    def read_bytes(self) -> bytes:
+        with self.open() as f:
+            return f.read()
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else posixpath.basename(self.key or "")
+
+    def sibling(self, relative: str) -> "Location":
+        """The location of ``relative`` next to this file, confined to this file's folder.
+
+        Raises ``ValueError`` for absolute paths, ``..`` escapes, or URIs (DESIGN.md §9).
+        """
+        rel = relative.replace("\\", "/").strip()
+        if not rel or rel.startswith("/") or "://" in rel or (len(rel) > 1 and rel[1] == ":"):
+            raise ValueError(f"local path must be relative to the fixture's folder: {relative!r}")
+        norm = posixpath.normpath(rel)
+        if norm == ".." or norm.startswith("../"):
+            raise ValueError(f"local path escapes the fixture's folder: {relative!r}")
+        if self.path is not None:
+            base = self.path.parent.resolve()
+            target = (base / norm).resolve()
+            if base != target and base not in target.parents:  # a symlink pointing outside
+                raise ValueError(f"local path escapes the fixture's folder: {relative!r}")
+            return Location(uri=target.as_uri(), path=target)
+        base_key = posixpath.dirname(self.key or "")
+        key = posixpath.join(base_key, norm) if base_key else norm
+        assert self.store is not None
+        return Location(uri=self.store.uri(key), store=self.store, key=key)
+
+
+def resolve_location(location: str, store: BlobStore) -> Location:
+    """Turn a user's location string into a :class:`Location`.
+
+    ``s3://`` URIs inside ``store`` use it; other buckets get an ad-hoc S3 store (same
+    endpoint). ``file://`` URIs and existing local paths are read from disk. Anything else is
+    a key in ``store``.
+    """
+    loc = location.strip()
+    if loc.startswith("s3://"):
+        key = store.key_from_uri(loc)
+        if key is not None:
+            return Location(uri=loc, store=store, key=key)
+        bucket, _, key = loc[5:].partition("/")
+        other = S3BlobStore(bucket=bucket, prefix="")
+        return Location(uri=loc, store=other, key=key)
+    if loc.startswith("file://"):
+        p = Path(unquote(urlparse(loc).path))
+        return Location(uri=p.resolve().as_uri(), path=p.resolve())
+    p = Path(loc).expanduser()
+    if p.is_absolute() or p.exists():
+        return Location(uri=p.resolve().as_uri(), path=p.resolve())
+    return Location(uri=store.uri(loc), store=store, key=loc)
+
+
+def sha256_of(loc: Location) -> tuple[str, int]:
+    """(sha256 hex digest, size in bytes) of a location's content, streamed."""
+    h = hashlib.sha256()
+    size = 0
+    with loc.open() as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+@dataclass
+class LandingScan:
+    """One sensor tick's scan of a landing prefix.
+
+    ``new``: objects modified after the watermark, in key order; ``cursor``: the cursor to
+    store (JSON). The cursor holds the last-modified ``watermark`` (ISO timestamp) of the
+    last complete listing, plus ``start_after`` / ``scan_max`` while a long listing is being
+    paged across ticks.
+    """
+
+    new: list[BlobObject]
+    cursor: str
+    complete: bool
+
+
+def scan_landing(store: BlobStore, prefix: str, cursor: str | None, *, page_size: int = 5000,
+                 suffixes: Iterable[str] | None = None) -> LandingScan:
+    """List at most ``page_size`` objects under ``prefix`` and return those newer than the
+    cursor's watermark (by last-modified time). ``suffixes`` filters names (``.json``)."""
+    state = json.loads(cursor) if cursor else {}
+    watermark = dt.datetime.fromisoformat(state["watermark"]) if state.get("watermark") else None
+    scan_max = dt.datetime.fromisoformat(state["scan_max"]) if state.get("scan_max") else watermark
+    start_after = state.get("start_after")
+    sfx = tuple(s.lower() for s in suffixes) if suffixes else None
+    new: list[BlobObject] = []
+    seen = 0
+    last_key = start_after
+    for obj in store.list(prefix, start_after=start_after, limit=page_size):
+        seen += 1
+        last_key = obj.key
+        if sfx and not obj.key.lower().endswith(sfx):
+            continue
+        if watermark is None or obj.last_modified > watermark:
+            new.append(obj)
+        if scan_max is None or obj.last_modified > scan_max:
+            scan_max = obj.last_modified
+    complete = seen < page_size
+    if complete:
+        out = {"watermark": scan_max.isoformat() if scan_max else None}
+    else:
+        out = {"watermark": watermark.isoformat() if watermark else None,
+               "scan_max": scan_max.isoformat() if scan_max else None, "start_after": last_key}
+    return LandingScan(new=new, cursor=json.dumps(out), complete=complete)
+
+
+def content_token(store: BlobStore, obj: BlobObject) -> str:
+    """A content identity for a run_key: the S3 ETag, or the sha256 of a local file."""
+    if store.is_remote():
+        return obj.etag
+    h = hashlib.sha256()
+    with store.open(obj.key) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

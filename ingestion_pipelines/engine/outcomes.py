@@ -1,0 +1,130 @@
+"""Per-row outcomes, run reports and throttled progress logging."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class Outcome(str, enum.Enum):
+    """What happened to one input row (DESIGN.md §2, "outcome")."""
+
+    INSERTED = "inserted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass
+class RowOutcome:
+    """The outcome of one input row.
+
+    Fields: ``row`` (1-based row/line/index number in the input), ``outcome``, ``key``
+    (the natural key it resolved to, if any), ``error`` (the reason, for failed and
+    skipped rows), ``record`` (the original record, kept for failed rows only, so the
+    failed-rows file can carry its original columns).
+    """
+
+    row: int
+    outcome: Outcome
+    key: Any = None
+    error: str | None = None
+    record: Mapping[str, Any] | None = None
+
+
+@dataclass
+class IngestReport:
+    """Counts of outcomes for one file / run, plus the failed rows.
+
+    ``counts`` maps each :class:`Outcome` value to a number of rows. ``failures`` holds at
+    most ``max_failures_kept`` :class:`RowOutcome` (with their original record) for the
+    failed-rows file; ``failed_total`` is the real number of failed rows, kept apart so a
+    file with millions of bad rows cannot exhaust memory. ``skipped_reasons`` counts the
+    reason of each skipped row.
+    """
+
+    counts: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    failures: list[RowOutcome] = field(default_factory=list)
+    skipped: list[RowOutcome] = field(default_factory=list)
+    max_failures_kept: int = 100_000
+    dry_run: bool = False
+
+    def add(self, outcome: RowOutcome) -> None:
+        """Count ``outcome``; keep failed rows (and the first skipped ones) for reporting."""
+        self.counts[outcome.outcome.value] += 1
+        if outcome.outcome is Outcome.FAILED and len(self.failures) < self.max_failures_kept:
+            self.failures.append(outcome)
+        elif outcome.outcome is Outcome.SKIPPED and len(self.skipped) < 1000:
+            self.skipped.append(outcome)
+
+    def extend(self, outcomes) -> None:
+        for o in outcomes:
+            self.add(o)
+
+    def merge(self, other: "IngestReport") -> None:
+        for k, v in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + v
+        room = self.max_failures_kept - len(self.failures)
+        self.failures.extend(other.failures[: max(room, 0)])
+        self.skipped.extend(other.skipped[: max(1000 - len(self.skipped), 0)])
+
+    @property
+    def total(self) -> int:
+        """Rows accounted for (every outcome), in rows."""
+        return sum(self.counts.values())
+
+    @property
+    def failed_total(self) -> int:
+        return self.counts[Outcome.FAILED.value]
+
+    @property
+    def loaded(self) -> int:
+        """Rows written (inserted + updated), in rows."""
+        return self.counts[Outcome.INSERTED.value] + self.counts[Outcome.UPDATED.value]
+
+    def summary(self) -> str:
+        """One line: ``inserted=3 updated=0 unchanged=1 skipped=0 failed=2``."""
+        prefix = "[dry run: nothing written] would have " if self.dry_run else ""
+        return prefix + " ".join(f"{k}={v}" for k, v in self.counts.items())
+
+
+class ProgressLogger:
+    """Logs progress every ``every_rows`` rows or ``every_seconds`` seconds, never per row.
+
+    ``tick(n)`` adds ``n`` processed rows; a line such as
+    ``entities: 2,000/10,000 rows (20.0%), 5,321 rows/s`` is logged when a threshold is
+    crossed (with a percentage only when ``total`` is known).
+    """
+
+    def __init__(self, log: logging.Logger | Any, label: str, total: int | None = None,
+                 every_rows: int = 10_000, every_seconds: float = 10.0):
+        self.log = log
+        self.label = label
+        self.total = total
+        self.every_rows = every_rows
+        self.every_seconds = every_seconds
+        self.done = 0
+        self._last_rows = 0
+        self._start = self._last_time = time.monotonic()
+
+    def tick(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.done - self._last_rows >= self.every_rows or now - self._last_time >= self.every_seconds:
+            self.emit(now)
+
+    def emit(self, now: float | None = None) -> None:
+        now = now or time.monotonic()
+        self._last_rows, self._last_time = self.done, now
+        rate = self.done / max(now - self._start, 1e-9)
+        pct = f" ({100.0 * self.done / self.total:.1f}%)" if self.total else ""
+        of = f"/{self.total:,}" if self.total else ""
+        self.log.info(f"{self.label}: {self.done:,}{of} rows{pct}, {rate:,.0f} rows/s")
+
+    def finish(self) -> None:
+        """Log the final line (always, so short runs show one line too)."""
+        self.emit()
