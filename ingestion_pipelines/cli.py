@@ -20,8 +20,11 @@ import click
 from .launch import launch, summarize
 from .settings import PROJECT_ROOT, default_dagster_home
 from .sources.artists import commands as artists_commands
+from .sources.campaigns import commands as campaigns_commands
+from .sources.imports import commands as imports_commands
+from .sources.tenants import commands as tenants_commands
 
-SOURCE_COMMANDS = [artists_commands]
+SOURCE_COMMANDS = [artists_commands, tenants_commands, campaigns_commands, imports_commands]
 
 
 def run_and_report(job_name: str, run_config: dict | None = None, **kwargs) -> None:

@@ -9,8 +9,14 @@ from dagster import Definitions
 
 from .resources.defaults import shared_resources
 from .sources.artists.definitions import defs as artists_defs
+from .sources.campaigns.definitions import defs as campaigns_defs
+from .sources.imports.definitions import defs as imports_defs
+from .sources.tenants.definitions import defs as tenants_defs
 
 defs = Definitions.merge(
     artists_defs,
+    tenants_defs,
+    campaigns_defs,
+    imports_defs,
     Definitions(resources=shared_resources()),
 )

@@ -1,0 +1,1 @@
+"""The campaigns source (see its definitions.py)."""

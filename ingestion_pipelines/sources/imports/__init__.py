@@ -1,0 +1,1 @@
+"""The imports source (see its definitions.py)."""

@@ -1,0 +1,1 @@
+"""The tenants source (see its definitions.py)."""
