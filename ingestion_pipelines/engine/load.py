@@ -15,7 +15,9 @@ reported as failed with the database's message, and every good row still lands.
 
 Column ownership: only the columns present in a row are written; columns listed in
 ``preserve_on_blank`` are never overwritten by a blank (``None`` or ``""``) value, so a value
-a person typed in by hand survives a sync from a source that has nothing for it.
+a person typed in by hand survives a sync from a source that has nothing for it. Columns listed
+in ``fill_only`` are stronger: the source writes them only while the stored value is NULL or
+blank, so a value already there (typed by hand, or written by an earlier run) always wins.
 """
 
 from __future__ import annotations
@@ -57,13 +59,16 @@ class TableLoad:
     ``uq_<table>_natural_key`` constraint or the primary key); ``on_existing``:
     ``"update"`` (upsert) or ``"skip"`` (an existing row is left alone and reported as
     skipped with ``skip_reason``); ``preserve_on_blank``: columns a blank value never
-    overwrites; ``compare_exclude``: columns that do not count as a change.
+    overwrites; ``fill_only``: columns written only while the stored value is NULL/blank (the
+    source never owns a value already there, e.g. a hand-entered SFA URL or a first-seen
+    timestamp); ``compare_exclude``: columns that do not count as a change.
     """
 
     table: sa.Table
     key: tuple[str, ...] = ()
     on_existing: Literal["update", "skip"] = "update"
     preserve_on_blank: frozenset[str] = frozenset()
+    fill_only: frozenset[str] = frozenset()
     compare_exclude: frozenset[str] = frozenset(AUDIT_COLUMNS)
     skip_reason: str = "already exists"
 
@@ -201,6 +206,8 @@ class BatchLoader:
                 v = r.values.get(c, old[c])
                 if c in self.spec.preserve_on_blank and _blank(v):
                     v = old[c]
+                if c in self.spec.fill_only and not _blank(old[c]):
+                    v = old[c]
                 new[c] = v
             changed = any(_norm(new[c]) != _norm(old[c]) for c in cols
                           if c not in key and c not in self.spec.compare_exclude)
@@ -259,6 +266,9 @@ class BatchLoader:
                 if c in self.spec.preserve_on_blank:
                     blank = f"NULLIF({new}, '')" if _is_text(t.c[c]) else new
                     new = f'COALESCE({blank}, t."{c}")'
+                if c in self.spec.fill_only:
+                    kept = f"NULLIF(t.\"{c}\", '')" if _is_text(t.c[c]) else f't."{c}"'
+                    new = f"COALESCE({kept}, {new})"
                 sets.append(f'"{c}" = {new}')
                 if c not in self.spec.compare_exclude:
                     cmp_old.append(f't."{c}"')
