@@ -29,7 +29,9 @@ def launch(job_name: str, run_config: dict[str, Any] | None = None, *, partition
 
     job = defs.resolve_job_def(job_name)
     inst = instance_ or instance()
-    return job.execute_in_process(run_config=run_config or {}, instance=inst, raise_on_error=False,
+    level = os.environ.get("INGEST_LOG_LEVEL", "INFO")
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
+    return job.execute_in_process(run_config=run_config, instance=inst, raise_on_error=False,
                                   partition_key=partition_key, tags={"launched_by": "ingest-cli", **(tags or {})})
 
 
@@ -51,8 +53,8 @@ def summarize(result: ExecuteInProcessResult) -> str:
     lines = [f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}"]
     for key, md in materializations(result).items():
         counts = [f"{k}={md[k]}" for k in SUMMARY_KEYS if k in md]
-        extra = [f"{k}={v}" for k, v in md.items()
-                 if k not in SUMMARY_KEYS and isinstance(v, (int, float)) and not k.startswith("dagster/")]
+        extra = [f"{k}={v}" for k, v in md.items() if k not in SUMMARY_KEYS and isinstance(v, (int, float))
+                 and not isinstance(v, bool) and not k.startswith("dagster/")]
         rows = md.get("dagster/row_count")
         line = f"  {key}: " + " ".join(counts + extra)
         if rows is not None:

@@ -153,7 +153,7 @@ class BatchLoader:
     def _load_bisect(self, rows: list[PendingRow]) -> list[RowOutcome]:
         def failed(r: PendingRow, exc: Exception) -> list[RowOutcome]:
             return [RowOutcome(r.row, Outcome.FAILED, key=_key_of(r.values, self.spec.key),
-                               error=_db_message(exc), record=r.record)]
+                               error=db_message(exc), record=r.record)]
 
         return run_bisected(self.conn, rows, self.write_batch, failed)
 
@@ -342,24 +342,27 @@ def run_bisected(conn: sa.Connection, items: list[Any], write: Callable[[list[An
 
 
 def sync_children(conn: sa.Connection, spec: TableLoad, parent_column: str, parent_ids: Iterable[Any],
-                  rows: Sequence[PendingRow], audit: Mapping[str, Any] | None = None) -> tuple[list[RowOutcome], int]:
+                  rows: Sequence[PendingRow], audit: Mapping[str, Any] | None = None) -> tuple[list[RowOutcome], dict[Any, int]]:
     """Make the children of ``parent_ids`` in ``spec.table`` equal ``rows``: upsert each row on
     the child natural key, then delete the children of those parents that ``rows`` no longer
-    has. Returns (outcomes of ``rows``, number of children deleted). Used where a source
+    has. Returns (outcomes of ``rows``, {parent id: children deleted}). Used where a source
     replaces a collection (an entity's roles, an order's items) without churning ids.
     """
     parent_ids = list(parent_ids)
     outcomes = BatchLoader(conn, spec, audit).write_batch(list(rows)) if rows else []
     t = spec.table
     keep = {_key_of(r.values, spec.key) for r in rows}
-    deleted = 0
+    deleted: dict[Any, int] = {}
+    cols = [t.c[k] for k in spec.key]
+    if parent_column not in spec.key:
+        cols.append(t.c[parent_column])
     for i in range(0, len(parent_ids), 500):
         chunk = parent_ids[i:i + 500]
-        existing = conn.execute(sa.select(*[t.c[k] for k in spec.key]).where(t.c[parent_column].in_(chunk))).all()
-        stale = [tuple(e) for e in existing if _key_of(dict(zip(spec.key, e)), spec.key) not in keep]
-        for s in stale:
-            conn.execute(t.delete().where(*[t.c[k] == v for k, v in zip(spec.key, s)]))
-            deleted += 1
+        for e in conn.execute(sa.select(*cols).where(t.c[parent_column].in_(chunk))).mappings():
+            if _key_of(e, spec.key) in keep:
+                continue
+            conn.execute(t.delete().where(*[t.c[k] == e[k] for k in spec.key]))
+            deleted[e[parent_column]] = deleted.get(e[parent_column], 0) + 1
     return outcomes, deleted
 
 
@@ -390,7 +393,7 @@ def _copy_text(v: Any) -> str:
     return s.translate(_COPY_ESCAPES)
 
 
-def _db_message(exc: Exception) -> str:
+def db_message(exc: Exception) -> str:
     """The database's own message for a refused row, without the SQL or the parameters."""
     orig = getattr(exc, "orig", None)
     msg = str(orig if orig is not None else exc).strip()

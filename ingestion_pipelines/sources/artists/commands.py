@@ -1,0 +1,58 @@
+"""``ingest`` subcommands of the artists source (seed 000's management commands)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ...settings import DATA_DIR
+
+
+def _run(job: str, op: str, config: dict) -> None:
+    from ...cli import run_and_report
+
+    run_and_report(job, {"ops": {op: {"config": config}}})
+
+
+@click.command("import-entities")
+@click.argument("fixture")
+@click.option("--dry-run", is_flag=True, help="Preview: report what would be imported, write nothing.")
+@click.option("--skip-photos", is_flag=True, help="Do not download or change profile photos.")
+@click.option("--update-existing", is_flag=True, help="Update existing entities instead of skipping them.")
+@click.option("--batch-size", type=int, default=200, show_default=True, help="Entities per transaction.")
+def import_entities(fixture: str, dry_run: bool, skip_photos: bool, update_existing: bool, batch_size: int) -> None:
+    """Import a JSON entity FIXTURE (a path, s3://bucket/key, or a BlobStore key)."""
+    if os.path.exists(fixture):
+        fixture = os.path.abspath(fixture)
+    _run("artists_import_job", "artists_import", {"fixture": fixture, "dry_run": dry_run, "skip_photos": skip_photos,
+                                                  "update_existing": update_existing, "batch_size": batch_size})
+
+
+@click.command("export-artists")
+@click.option("--output", default="artists_fixture.json", show_default=True, help="Output file (a local path) or a BlobStore key with --to-storage.")
+@click.option("--internal-only", is_flag=True, help="Export only internal artists (is_internal=True).")
+@click.option("--to-storage", is_flag=True, help="Write OUTPUT as a key in the BlobStore (STORAGE_URL) instead of a local file.")
+def export_artists(output: str, internal_only: bool, to_storage: bool) -> None:
+    """Export entities as a fixture (ids, roles, social accounts, stored photo URLs)."""
+    if not to_storage:
+        output = os.path.abspath(output)
+    _run("artists_export_job", "fixture_export", {"output": output, "internal_only": internal_only})
+
+
+@click.command("upload-media")
+@click.option("--local-media-root", default=None, help="Folder the photos were stored in (default: the local storage dir).")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded; change nothing.")
+def upload_media(local_media_root: str | None, dry_run: bool) -> None:
+    """Move locally stored photos to S3 (STORAGE_URL=s3://...) and repoint the entities."""
+    cfg: dict = {"dry_run": dry_run}
+    if local_media_root:
+        cfg["local_media_root"] = os.path.abspath(local_media_root)
+    _run("artists_upload_media_job", "media_upload", cfg)
+
+
+COMMANDS = [import_entities, export_artists, upload_media]
+DEMO_STEPS = [
+    ("artists: import data/artists/artists_fixture.json", "artists_import_job",
+     {"ops": {"artists_import": {"config": {"fixture": str(DATA_DIR / "artists" / "artists_fixture.json")}}}}),
+]
