@@ -37,7 +37,7 @@ def export_artists(output: str, internal_only: bool, to_storage: bool) -> None:
     """Export entities as a fixture (ids, roles, social accounts, stored photo URLs)."""
     if not to_storage:
         output = os.path.abspath(output)
-    _run("artists_export_job", "fixture_export", {"output": output, "internal_only": internal_only})
+    _run("artists_export_job", "artists__fixture_export", {"output": output, "internal_only": internal_only})
 
 
 @click.command("upload-media")
@@ -48,7 +48,7 @@ def upload_media(local_media_root: str | None, dry_run: bool) -> None:
     cfg: dict = {"dry_run": dry_run}
     if local_media_root:
         cfg["local_media_root"] = os.path.abspath(local_media_root)
-    _run("artists_upload_media_job", "media_upload", cfg)
+    _run("artists_upload_media_job", "artists__media_upload", cfg)
 
 
 COMMANDS = [import_entities, export_artists, upload_media]
