@@ -296,7 +296,7 @@ def _fetch_photos(plans: list[_Planned], loc: Location, store: BlobStore, http: 
 
     with ThreadPoolExecutor(max_workers=max(1, options.photo_workers)) as pool:
         results = dict(zip(refs, pool.map(one, refs)))
-    counted: set[str] = set()
+    counted: set[str] = set()  # contents counted as downloaded in this run (by sha256)
     for p in todo:
         stored, err = results[p.photo_ref]
         if stored is None:
@@ -308,11 +308,11 @@ def _fetch_photos(plans: list[_Planned], loc: Location, store: BlobStore, http: 
                 p.photo = {"photo_uri": None, "photo_sha256": None}
             continue
         p.photo = {"photo_uri": stored.uri, "photo_sha256": stored.sha256}
-        if stored.reused or p.photo_ref in counted:
+        if stored.reused or stored.sha256 in counted:
             res.photos["reused"] += 1
         else:
             res.photos["downloaded"] += 1
-        counted.add(p.photo_ref)
+        counted.add(stored.sha256)
 
 
 def _write_failed(store: BlobStore, run_id: str, failures: list[RowOutcome]) -> tuple[str, str]:
