@@ -1,0 +1,230 @@
+"""A fast path for pre-validated rows: PostgreSQL ``COPY`` into a staging table that also
+carries each row's input line number, orphan rows rejected in SQL, then one upsert per batch.
+
+Source-agnostic (any source whose parser produces rows already in COPY text form can use it):
+the caller formats each row once (no per-row Python objects beyond one ``str``), and the
+database does the rest. Compared with :class:`~.load.BatchLoader`, this path
+
+* keeps no per-row outcome object: a batch returns counts (inserted / updated / unchanged)
+  plus the failed rows only (line number and reason);
+* checks references to parent tables in the database (``DELETE .. WHERE NOT EXISTS ..
+  RETURNING _line``), so an orphan is reported with its line number and never written;
+* writes the audit columns (``_ingested_at`` = ``now()``, ``_source``, ``_run_id``) in the
+  upsert, not in every COPY line.
+
+A batch runs in a savepoint through :func:`~.load.run_bisected`: if the database refuses a
+value, the batch is bisected down to the bad lines and every good row still lands.
+
+Other dialects: :class:`StagedUpsert` falls back to :class:`~.load.BatchLoader` (with an
+``IN (..)`` lookup for the parent references), so the same caller code runs on SQLite/MySQL.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from .load import BatchLoader, PendingRow, TableLoad, run_bisected
+
+try:
+    from .load import db_message
+except ImportError:  # older name
+    from .load import _db_message as db_message
+from .outcomes import Outcome
+from .schema import AUDIT_COLUMNS, natural_key
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    """``columns`` of the child table must match ``parent_columns`` of a row in ``parent``
+    (e.g. ``("tenant_id", "order_id")`` -> ``orders(tenant_id, order_id)``); ``label`` names
+    the reference in error messages."""
+
+    columns: tuple[str, ...]
+    parent: sa.Table
+    parent_columns: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass
+class StagedResult:
+    """Counts of one or more batches, in rows, plus ``failed``: ``(line, reason)`` pairs."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, other: "StagedResult") -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed.extend(other.failed)
+
+
+def _quote_qualified(name: str) -> str:
+    return ".".join(f'"{p}"' for p in name.split("."))
+
+
+_ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_escape(s: str) -> str:
+    """``s`` escaped for PostgreSQL's COPY text format. Raises ``ValueError`` on NUL."""
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.translate(_ESC)
+    if "\x00" in s:
+        raise ValueError("NUL character in value")
+    return s
+
+
+class StagedUpsert:
+    """Upserts batches of rows into ``table`` on its natural key.
+
+    ``columns``: the table columns each row carries, in order (audit columns excluded).
+    ``refs``: parent references checked per row. ``audit``: ``_source`` / ``_run_id`` values.
+
+    :meth:`load_copy` takes ``[(line, copy_text_line)]`` (PostgreSQL only; ``copy_text_line``
+    is the row's values in COPY text format, tab-separated, without the line number).
+    :meth:`load_values` takes ``[(line, values_tuple)]`` (any dialect; Python values).
+    Both return a :class:`StagedResult`; database refusals of single rows come back as
+    failed lines, connection-level errors propagate.
+    """
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                 refs: Sequence[ParentRef] = (), audit: Mapping[str, Any] | None = None):
+        self.conn = conn
+        self.table = table
+        self.columns = list(columns)
+        self.refs = list(refs)
+        self.audit = dict(audit or {})
+        self.key = natural_key(table)
+        self.is_postgres = conn.dialect.name == "postgresql"
+        translate = conn.get_execution_options().get("schema_translate_map") or {}
+        self.schema = table.schema or translate.get(None)
+        self._staging: str | None = None
+
+    def _q(self, t: sa.Table) -> str:
+        return _quote_qualified(f"{self.schema}.{t.name}" if self.schema else t.name)
+
+    # -- PostgreSQL --------------------------------------------------------------------
+    def _ensure_staging(self) -> str:
+        if self._staging is None:
+            name = f"_stl_{self.table.name}"[:60]
+            cols = ", ".join(f'"{c}"' for c in self.columns)
+            self.conn.exec_driver_sql(
+                f'CREATE TEMP TABLE IF NOT EXISTS "{name}" AS SELECT 0::bigint AS _line, {cols} '
+                f"FROM {self._q(self.table)} WITH NO DATA")
+            self._staging = name
+        return self._staging
+
+    def _upsert_sql(self, stg: str) -> str:
+        cols = self.columns
+        audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
+        collist = ", ".join(f'"{c}"' for c in cols + audit_cols)
+        audit_vals = []
+        for c in audit_cols:
+            audit_vals.append("now()" if c == "_ingested_at" else f"%({c})s")
+        select = ", ".join([f's."{c}"' for c in cols] + audit_vals)
+        nonkey = [c for c in cols if c not in self.key]
+        keylist = ", ".join(f'"{k}"' for k in self.key)
+        if nonkey:
+            sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in nonkey + audit_cols)
+            old = ", ".join(f't."{c}"' for c in nonkey)
+            new = ", ".join(f'EXCLUDED."{c}"' for c in nonkey)
+            where = f"ROW({old}) IS DISTINCT FROM ROW({new})"
+            conflict = f"DO UPDATE SET {sets} WHERE {where}"
+        else:
+            conflict = "DO NOTHING"
+        return (f"WITH w AS (INSERT INTO {self._q(self.table)} AS t ({collist}) "
+                f'SELECT {select} FROM "{stg}" s ON CONFLICT ({keylist}) {conflict} '
+                f"RETURNING (xmax = 0) AS ins) "
+                f"SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w")
+
+    def _orphan_sqls(self, stg: str) -> list[tuple[str, ParentRef]]:
+        out = []
+        for ref in self.refs:
+            cond = " AND ".join(f'p."{pc}" = s."{cc}"' for cc, pc in zip(ref.columns, ref.parent_columns))
+            shown = " || '/' || ".join(f's."{cc}"::text' for cc in ref.columns)
+            out.append((f'DELETE FROM "{stg}" s WHERE NOT EXISTS (SELECT 1 FROM {self._q(ref.parent)} p '
+                        f"WHERE {cond}) RETURNING s._line, {shown}", ref))
+        return out
+
+    def load_copy(self, rows: Sequence[tuple[int, str]]) -> StagedResult:
+        if not rows:
+            return StagedResult()
+        stg = self._ensure_staging()
+        upsert = self._upsert_sql(stg)
+        orphans = self._orphan_sqls(stg)
+        collist = ", ".join(["_line"] + [f'"{c}"' for c in self.columns])
+        copy_sql = f'COPY "{stg}" ({collist}) FROM STDIN'
+        params = {c: self.audit.get(c) for c in AUDIT_COLUMNS if c != "_ingested_at"}
+
+        def write(batch: list[tuple[int, str]]) -> list[StagedResult]:
+            raw = self.conn.connection.dbapi_connection
+            res = StagedResult()
+            with raw.cursor() as cur:
+                cur.execute(f'TRUNCATE "{stg}"')
+                buf = io.StringIO()
+                for line, text in batch:
+                    buf.write(f"{line}\t{text}\n")
+                buf.seek(0)
+                cur.copy_expert(copy_sql, buf, size=1 << 20)
+                for sql, ref in orphans:
+                    cur.execute(sql)
+                    for line, shown in cur.fetchall():
+                        res.failed.append((line, f"orphan reference: {ref.label or ref.parent.name} {shown} not found"))
+                cur.execute(upsert, params)
+                ins, upd = cur.fetchone()
+            res.inserted, res.updated = ins, upd
+            res.unchanged = len(batch) - len(res.failed) - ins - upd
+            return [res]
+
+        def failed(item: tuple[int, str], exc: Exception) -> list[StagedResult]:
+            return [StagedResult(failed=[(item[0], db_message(exc))])]
+
+        total = StagedResult()
+        for r in run_bisected(self.conn, list(rows), write, failed):
+            total.add(r)
+        return total
+
+    # -- any dialect -----------------------------------------------------------------------
+    def load_values(self, rows: Sequence[tuple[int, tuple]]) -> StagedResult:
+        res = StagedResult()
+        if not rows:
+            return res
+        good = list(rows)
+        for ref in self.refs:
+            idx = [self.columns.index(c) for c in ref.columns]
+            wanted = {tuple(v[i] for i in idx) for _, v in good}
+            found: set[tuple] = set()
+            pcols = [ref.parent.c[c] for c in ref.parent_columns]
+            wl = list(wanted)
+            for i in range(0, len(wl), 500):
+                chunk = wl[i:i + 500]
+                q = sa.select(*pcols).where(sa.tuple_(*pcols).in_(chunk))
+                found.update(tuple(r) for r in self.conn.execute(q))
+            keep = []
+            for line, v in good:
+                k = tuple(v[i] for i in idx)
+                if k in found:
+                    keep.append((line, v))
+                else:
+                    res.failed.append((line, f"orphan reference: {ref.label or ref.parent.name} {'/'.join(map(str, k))} not found"))
+            good = keep
+        loader = BatchLoader(self.conn, TableLoad(self.table), self.audit)
+        pending = [PendingRow(row=line, values=dict(zip(self.columns, v))) for line, v in good]
+        for o in loader.load(pending):
+            if o.outcome is Outcome.INSERTED:
+                res.inserted += 1
+            elif o.outcome is Outcome.UPDATED:
+                res.updated += 1
+            elif o.outcome is Outcome.FAILED or o.outcome is Outcome.SKIPPED:
+                res.failed.append((o.row, o.error or o.outcome.value))
+            else:
+                res.unchanged += 1
+        res.failed.sort()
+        return res

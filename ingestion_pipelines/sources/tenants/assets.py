@@ -1,0 +1,183 @@
+"""Assets of the tenants source (group ``tenants``, seed 001).
+
+* ``tenants/tenants`` — ``tenants.csv`` into the ``tenants`` table (the seed's ``load_tenants``),
+  and each tenant registered as a partition of ``DynamicPartitionsDefinition(name="tenants")``.
+* ``tenants/<entity>`` for products, customers, orders, order_items, price_history,
+  stock_events — partitioned by tenant; each loads that tenant's landed NDJSON files
+  (``tenants/<tenant_id>/`` in the BlobStore) of its entity, see :mod:`.loading`.
+"""
+
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    DynamicPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from ...engine.landing import resolve_location
+from ...engine.load import LoadRun, PendingRow, RowInvalid, TableLoad
+from ...engine.outcomes import Outcome, RowOutcome
+from ...resources.storage import BlobStore
+from ...resources.warehouse import WarehouseResource
+from . import checks, schema
+from .loading import RESULTS_PREFIX, FailedRecords, load_entity
+from .records import ENTITIES, REFS, TENANT_ID_RE
+
+GROUP = "tenants"
+tenant_partitions = DynamicPartitionsDefinition(name="tenants")
+TENANTS_KEY = AssetKey([GROUP, "tenants"])
+
+
+class LoadTenantsConfig(Config):
+    """Run config of ``tenants/tenants``."""
+
+    file: str = Field(default="tenants/tenants.csv",
+                      description="tenants.csv: a key in the BlobStore, a local path, file:// or s3:// URI.")
+    dry_run: bool = Field(default=False, description="Report what would change; write nothing, register no partition.")
+
+
+class TenantFilesConfig(Config):
+    """Run config of the per-tenant assets."""
+
+    batch_size: int = Field(default=20_000, description="Rows per COPY/upsert batch (one commit each).")
+
+
+def _tenant_row(n: int, rec: dict[str, str]) -> PendingRow:
+    tid = (rec.get("tenant_id") or "").strip()
+    if not TENANT_ID_RE.match(tid):
+        raise RowInvalid(f"tenant_id {tid!r:.70}: expected 1-64 letters, digits, '-' or '_'")
+    name = (rec.get("name") or "").strip()
+    if not name:
+        raise RowInvalid("missing required field name")
+    created = (rec.get("created_at") or "").strip() or None
+    created_at = None
+    if created:
+        try:
+            created_at = dt.datetime.fromisoformat(created)
+        except ValueError:
+            raise RowInvalid(f"created_at: not an ISO 8601 timestamp: {created!r:.40}") from None
+        if created_at.tzinfo is None:
+            raise RowInvalid(f"created_at: timestamp without a time zone: {created!r:.40}")
+    cur = (rec.get("currency") or "").strip().upper() or None
+    country = (rec.get("country") or "").strip().upper() or None
+    # The seed's api_key column is deliberately not stored (a secret has no place in the warehouse).
+    return PendingRow(row=n, values={"tenant_id": tid, "name": name, "domain": (rec.get("domain") or "").strip() or None,
+                                     "currency": cur, "country": country, "created_at": created_at}, record=rec)
+
+
+def _preview(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    if not rows:
+        return "_no failed rows_"
+    head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+    body = "".join("| " + " | ".join(str(r.get(c, ""))[:80].replace("|", "\\|").replace("\n", " ") for c in cols) + " |\n"
+                   for r in rows)
+    return head + body
+
+
+@asset(key=TENANTS_KEY, group_name=GROUP, kinds={"python", "sql"})
+def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse: WarehouseResource,
+            blob_store: BlobStore) -> MaterializeResult:
+    """Loads tenants.csv into the tenants table and registers each tenant as a partition."""
+    warehouse.setup(schema.metadata)
+    loc = resolve_location(config.file, blob_store)
+    # tenants.csv is one line per tenant (small): read whole, decoded as UTF-8 (BOM allowed).
+    text = loc.read_bytes().decode("utf-8-sig", errors="replace")
+    records = list(csv.DictReader(io.StringIO(text, newline="")))
+
+    def rows():
+        for n, rec in enumerate(records, start=2):  # line 1 is the header
+            try:
+                yield _tenant_row(n, rec)
+            except RowInvalid as e:
+                yield RowOutcome(n, Outcome.FAILED, error=str(e), record=rec)
+
+    with warehouse.connect(dry_run=config.dry_run) as conn:
+        run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
+                      audit={"_source": loc.uri, "_run_id": context.run_id})
+        report = run.run(rows())
+    good_ids = sorted({r["tenant_id"].strip() for r in records if TENANT_ID_RE.match((r.get("tenant_id") or "").strip())}
+                      - {str(o.key[0]) for o in report.failures if o.key})
+    new_parts: list[str] = []
+    if not config.dry_run:
+        existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+        new_parts = [t for t in good_ids if t not in existing]
+        if new_parts:
+            context.instance.add_dynamic_partitions(tenant_partitions.name, new_parts)
+    failed_uri = None
+    if report.failures and not config.dry_run:
+        fr = FailedRecords()
+        for o in report.failures:
+            fr.add(loc.uri, o.row, o.error or "failed", None if o.record is None else
+                   ",".join(str(v) for v in o.record.values()).encode())
+        failed_uri = fr.upload(blob_store, f"{RESULTS_PREFIX}/tenants_{context.run_id}_failed.ndjson")
+    context.log.info(f"tenants: {report.summary()}; {len(new_parts)} new partition(s)")
+    c = report.counts
+    md: dict[str, Any] = {
+        "dagster/row_count": warehouse.count(schema.tenants) if not config.dry_run else 0,
+        "created": c["inserted"], **c, "new_partitions": len(new_parts), "dry_run": config.dry_run,
+        "file": loc.uri, "failed_rows_file": failed_uri or "",
+        "preview": MetadataValue.md(_preview([{"row": o.row, "error": o.error} for o in report.failures[:10]],
+                                             ["row", "error"])),
+    }
+    return MaterializeResult(metadata=md)
+
+
+def _entity_asset(entity: str):
+    key = AssetKey([GROUP, entity])
+    deps = [TENANTS_KEY] + [AssetKey([GROUP, parent]) for _, parent in REFS.get(entity, [])]
+    specs = [AssetCheckSpec(name, asset=key, description=checks.CHECK_DESCRIPTIONS[name])
+             for name in checks.check_names(entity)]
+    label = entity.replace("_", " ")
+
+    @asset(key=key, group_name=GROUP, partitions_def=tenant_partitions, deps=deps, check_specs=specs,
+           kinds={"python", "postgres"}, name=None,
+           description=f"Loads a tenant's landed {label} NDJSON files into the {entity} table (COPY + upsert, idempotent per file).")
+    def _load(context: AssetExecutionContext, config: TenantFilesConfig, warehouse: WarehouseResource,
+              blob_store: BlobStore) -> MaterializeResult:
+        tenant_id = context.partition_key
+        warehouse.setup(schema.metadata)
+        failed = FailedRecords()
+        with warehouse.connect() as conn:
+            res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
+                              log=context.log, failed=failed)
+            written = res.total("inserted") + res.total("updated") + res.total("unchanged")
+            good = res.total("rows_read") - res.total("failed")
+            results = checks.run_checks(conn, entity, tenant_id, good=good, written=written)
+            rows_in_table = checks.tenant_rows(conn, entity, tenant_id)
+        uri = failed.upload(blob_store, f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson")
+        loaded = [f for f in res.files if f.status == "loaded"]
+        skipped_files = [f for f in res.files if f.status == "skipped"]
+        context.log.info(f"{entity} [{tenant_id}]: {len(loaded)} file(s) loaded, {len(skipped_files)} already loaded; "
+                         f"inserted={res.total('inserted')} updated={res.total('updated')} "
+                         f"unchanged={res.total('unchanged')} failed={res.total('failed')}")
+        md: dict[str, Any] = {
+            "dagster/row_count": rows_in_table,
+            "inserted": res.total("inserted"), "updated": res.total("updated"),
+            "unchanged": res.total("unchanged"), "skipped": 0, "failed": res.total("failed"),
+            "rows_read": res.total("rows_read"), "files_loaded": len(loaded), "files_skipped": len(skipped_files),
+            "failed_rows_file": uri or "",
+            "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
+        }
+        check_results = [AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=meta,
+                                          severity=AssetCheckSeverity.ERROR)
+                         for name, (passed, meta) in results.items()]
+        return MaterializeResult(metadata=md, check_results=check_results)
+
+    _load.__doc__ = f"Loads a tenant's landed {label} files into the {entity} table."
+    return _load
+
+
+entity_assets = [_entity_asset(e) for e in ENTITIES]

@@ -1,0 +1,251 @@
+"""Loading one tenant's landed NDJSON files of one entity into the warehouse.
+
+The path (DESIGN.md §2): list ``tenants/<tenant_id>/`` in the BlobStore -> for each file of
+the entity (key order = chunk order): sha256 -> skip when the ``ingest_files`` ledger says this
+content already loaded -> stream lines (gzip by magic bytes) -> :class:`~.records.Parser`
+(orjson, typed and validated, duplicate ids within a file) -> batches of ``batch_size`` rows
+-> :class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY + orphan check +
+one upsert; other dialects: executemany) -> one commit per batch -> ledger row with counts.
+
+Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
+per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
+stays flat. Memory per file: the ids seen so far (to report duplicates), ~100 bytes per record.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Callable, Iterator
+
+import orjson
+import sqlalchemy as sa
+
+from ...engine.landing import Location, sha256_of
+from ...engine.ledger import already_loaded, record_file
+from ...engine.outcomes import ProgressLogger
+from ...engine.staged import StagedResult, StagedUpsert
+from ...resources.storage import BlobObject, BlobStore
+from . import schema
+from .records import BadLine, Parser, columns, copy_to_values, entity_of, parent_refs
+
+SOURCE = "tenants"
+LANDING_PREFIX = "tenants/"
+RESULTS_PREFIX = "results/tenants"
+
+
+def landing_prefix(tenant_id: str) -> str:
+    """The BlobStore prefix of a tenant's landed files: ``tenants/<tenant_id>/``."""
+    return f"{LANDING_PREFIX}{tenant_id}/"
+
+
+def landed_files(store: BlobStore, tenant_id: str, entity: str | None = None) -> list[BlobObject]:
+    """The tenant's landed data files (of ``entity`` when given), in key order."""
+    out = []
+    for obj in store.list(landing_prefix(tenant_id)):
+        parsed = entity_of(posixpath.basename(obj.key))
+        if parsed and parsed[1] == tenant_id and (entity is None or parsed[0] == entity):
+            out.append(obj)
+    return out
+
+
+def iter_lines(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The ``\\n``-separated lines of a binary stream (without the newline; a trailing
+    ``\\r`` is removed), read ``chunk`` bytes at a time."""
+    pending = b""
+    while True:
+        data = f.read(chunk)
+        if not data:
+            break
+        if pending:
+            data = pending + data
+        lines = data.split(b"\n")
+        pending = lines.pop()
+        for ln in lines:
+            yield ln[:-1] if ln.endswith(b"\r") else ln
+    if pending:
+        yield pending[:-1] if pending.endswith(b"\r") else pending
+
+
+@dataclass
+class FileResult:
+    """One file's outcome: ``status`` loaded | skipped (already loaded) | failed."""
+
+    uri: str
+    name: str
+    status: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+@dataclass
+class EntityResult:
+    """All files of one (tenant, entity) in one run, with totals in rows."""
+
+    tenant_id: str
+    entity: str
+    files: list[FileResult] = field(default_factory=list)
+    failed_rows_file: str | None = None
+    failures_preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+
+class FailedRecords:
+    """Streams bad lines to a temporary NDJSON file; :meth:`upload` puts it in the BlobStore.
+
+    Each line: ``{"file": uri, "line": n, "error": reason, "raw": original line}`` (invalid
+    UTF-8 in ``raw`` shown as ``\\xNN``)."""
+
+    def __init__(self, preview: int = 10):
+        fd, self.path = tempfile.mkstemp(prefix="failed-", suffix=".ndjson")
+        self.f = os.fdopen(fd, "wb")
+        self.count = 0
+        self.preview: list[dict[str, Any]] = []
+        self.preview_n = preview
+
+    def add(self, uri: str, line: int, error: str, raw: bytes | None) -> None:
+        rec = {"file": uri, "line": line, "error": error,
+               "raw": raw.decode("utf-8", "backslashreplace")[:20_000] if raw is not None else None}
+        self.f.write(orjson.dumps(rec) + b"\n")
+        self.count += 1
+        if len(self.preview) < self.preview_n:
+            self.preview.append(rec)
+
+    def upload(self, store: BlobStore, key: str) -> str | None:
+        self.f.close()
+        try:
+            if not self.count:
+                return None
+            return store.put_file(key, self.path, content_type="application/x-ndjson")
+        finally:
+            os.unlink(self.path)
+
+
+def _open_lines(store: BlobStore, obj: BlobObject) -> tuple[Iterator[bytes], Callable[[], None]]:
+    from ...engine.readers import open_binary
+
+    raw = store.open(obj.key)
+    f = open_binary(raw)
+
+    def close() -> None:
+        f.close()
+        raw.close()
+
+    return iter_lines(f), close
+
+
+def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: str, *, run_id: str,
+                batch_size: int = 20_000, log: Any = None, should_stop: Callable[[], bool] = lambda: False,
+                failed: FailedRecords | None = None) -> EntityResult:
+    """Load every landed file of ``entity`` for ``tenant_id`` through ``conn`` (committed per
+    batch and per ledger row). Returns an :class:`EntityResult`; bad lines go to ``failed``.
+    A file that cannot be read at all is recorded as failed in the ledger and re-raised."""
+    result = EntityResult(tenant_id, entity)
+    table = schema.ENTITY_TABLES[entity]
+    cols = columns(entity)
+    refs = parent_refs(entity)
+    progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
+    for obj in landed_files(store, tenant_id, entity):
+        name = posixpath.basename(obj.key)
+        loc = Location(uri=obj.uri, store=store, key=obj.key)
+        sha, size = sha256_of(loc)
+        if already_loaded(conn, source=SOURCE, uri=obj.uri, sha256=sha, tenant_id=tenant_id):
+            result.files.append(FileResult(obj.uri, name, "skipped"))
+            if log is not None:
+                log.info(f"{name}: already loaded (sha256 {sha[:12]}), skipped")
+            continue
+        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="running",
+                    run_id=run_id, tenant_id=tenant_id)
+        conn.commit()
+        fr = FileResult(obj.uri, name, "loaded")
+        try:
+            _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size,
+                       fr, failed, progress)
+        except Exception as exc:
+            conn.rollback()
+            record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=run_id,
+                        tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
+                        rows_failed=fr.failed, error=f"{type(exc).__name__}: {exc}"[:2000])
+            conn.commit()
+            raise
+        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="succeeded", run_id=run_id,
+                    tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
+                    rows_failed=fr.failed)
+        conn.commit()
+        result.files.append(fr)
+        if should_stop():
+            break
+    if progress is not None and progress.done:
+        progress.finish()
+    return result
+
+
+def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size, fr: FileResult,
+               failed: FailedRecords | None, progress: ProgressLogger | None) -> None:
+    parser = Parser(entity, tenant_id)
+    parse = parser.parse
+    loader = StagedUpsert(conn, table, cols, refs, audit={"_source": obj.uri, "_run_id": run_id})
+    pg = loader.is_postgres
+    seen: dict[Any, int] = {}
+    batch: list[tuple[int, str]] = []
+    raws: list[bytes] = []
+
+    def bad(line: int, reason: str, raw: bytes | None) -> None:
+        fr.failed += 1
+        if failed is not None:
+            failed.add(obj.uri, line, reason, raw)
+
+    def flush() -> None:
+        if pg:
+            res: StagedResult = loader.load_copy(batch)
+        else:
+            res = loader.load_values([(ln, copy_to_values(entity, t)) for ln, t in batch])
+        fr.inserted += res.inserted
+        fr.updated += res.updated
+        fr.unchanged += res.unchanged
+        if res.failed:
+            first = batch[0][0]
+            by_line = {ln: raws[i] for i, (ln, _) in enumerate(batch)} if batch[-1][0] - first + 1 != len(batch) else None
+            for ln, reason in res.failed:
+                raw = by_line.get(ln) if by_line is not None else raws[ln - first]
+                bad(ln, reason, raw)
+        conn.commit()
+        if progress is not None:
+            progress.tick(len(batch))
+        batch.clear()
+        raws.clear()
+
+    lines, close = _open_lines(store, obj)
+    try:
+        n = 0
+        for raw in lines:
+            n += 1
+            if not raw or raw.isspace():
+                continue
+            fr.rows_read += 1
+            try:
+                text, rid = parse(raw)
+            except BadLine as e:
+                bad(n, str(e), raw)
+                continue
+            first = seen.get(rid)
+            if first is not None:
+                bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
+                continue
+            seen[rid] = n
+            batch.append((n, text))
+            raws.append(raw)
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+    finally:
+        close()

@@ -1,0 +1,232 @@
+"""The tenants source's record formats: file names, fields, types and the per-line parser.
+
+Formats (seed 001, ``gen_dataset.py``): each tenant's data comes as NDJSON files (one JSON
+object per line, optionally gzipped) named ``<entity>_<tenant_id>[_chunk_NNNN].ndjson[.gz]``,
+landed under ``tenants/<tenant_id>/`` in the BlobStore; the tenants list is ``tenants.csv``.
+
+Every record carries ``tenant_id`` and its own id (``product_id``, ``order_id``, ...). A line
+is *good* when it parses as a JSON object, has every required field with the right type,
+belongs to the partition's tenant and its id was not already seen earlier in the same file;
+otherwise it is a *bad* line, reported with its line number and reason (see
+:func:`parse_line`). References to parent records (an order's customer, an item's order and
+product) are checked in the database at load time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+
+from ...engine.staged import ParentRef, copy_escape
+from . import schema
+
+CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "BRL", "CHF", "SEK")
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+STOCK_EVENT_TYPES = ("restock", "sale", "adjustment", "return")
+
+# Field kinds: str, int, money, ts (ISO 8601 with a time zone), bool, enum (tuple), email, country.
+FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
+    "products": [("product_id", "id", True), ("sku", "str", True), ("name", "str", True),
+                 ("category", "str", False), ("price", "money", True), ("currency", CURRENCIES, True),
+                 ("stock", "int", True), ("active", "bool", True), ("created_at", "ts", True)],
+    "customers": [("customer_id", "id", True), ("email", "email", True), ("first_name", "str", True),
+                  ("last_name", "str", True), ("country", "country", False), ("created_at", "ts", True)],
+    "orders": [("order_id", "id", True), ("customer_id", "id", True), ("status", ORDER_STATUSES, True),
+               ("currency", CURRENCIES, True), ("total", "money", True), ("item_count", "int", True),
+               ("ordered_at", "ts", True)],
+    "order_items": [("item_id", "id", True), ("order_id", "id", True), ("product_id", "id", True),
+                    ("quantity", "int", True), ("unit_price", "money", True), ("currency", CURRENCIES, True)],
+    "price_history": [("price_id", "id", True), ("product_id", "id", True), ("price", "money", True),
+                      ("currency", CURRENCIES, True), ("effective_at", "ts", True)],
+    "stock_events": [("event_id", "id", True), ("product_id", "id", True), ("event_type", STOCK_EVENT_TYPES, True),
+                     ("quantity", "int", True), ("occurred_at", "ts", True)],
+}
+ENTITIES = tuple(FIELDS)  # load order: parents first
+
+# References checked in the database: entity -> [(child columns, parent entity)]
+REFS: dict[str, list[tuple[tuple[str, ...], str]]] = {
+    "orders": [(("tenant_id", "customer_id"), "customers")],
+    "order_items": [(("tenant_id", "order_id"), "orders"), (("tenant_id", "product_id"), "products")],
+    "price_history": [(("tenant_id", "product_id"), "products")],
+    "stock_events": [(("tenant_id", "product_id"), "products")],
+}
+
+
+def parent_refs(entity: str) -> list[ParentRef]:
+    """The :class:`ParentRef` list of ``entity`` (parents keyed by ``tenant_id`` + id)."""
+    out = []
+    for cols, parent in REFS.get(entity, []):
+        pt = schema.ENTITY_TABLES[parent]
+        out.append(ParentRef(columns=cols, parent=pt, parent_columns=("tenant_id", cols[1]),
+                             label=f"{parent[:-1] if parent.endswith('s') else parent}"))
+    return out
+
+
+def columns(entity: str) -> list[str]:
+    """Table columns a record of ``entity`` fills, in order (``tenant_id`` first)."""
+    return ["tenant_id"] + [f for f, _, _ in FIELDS[entity]]
+
+
+_FILE_RE = re.compile(r"^(?P<entity>products|customers|orders|order_items|price_history|stock_events)_"
+                      r"(?P<tenant>[A-Za-z0-9-]+)(?:_chunk_(?P<chunk>\d+))?\.ndjson(?:\.gz)?$")
+TENANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def entity_of(filename: str) -> tuple[str, str] | None:
+    """``(entity, tenant_id)`` of a data file name such as ``orders_<tid>_chunk_0003.ndjson``,
+    or None when the name is not a tenant data file."""
+    m = _FILE_RE.match(filename)
+    return (m["entity"], m["tenant"]) if m else None
+
+
+class BadLine(ValueError):
+    """A line that cannot load; ``str(exc)`` is the reason reported in the failed-records file."""
+
+
+_MONEY_RE = re.compile(r"^-?\d{1,12}(?:\.\d{1,2})?$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_fromiso = dt.datetime.fromisoformat
+_MAX_INT = 2**31 - 1
+
+
+def _conv(field: str, kind: Any) -> Callable[[Any], str]:
+    """A converter from a JSON value to its COPY text, raising :class:`BadLine`."""
+
+    if kind == "id" or kind == "str":
+        def f(v):
+            if type(v) is str and v:
+                if len(v) > 64 and kind == "id":
+                    raise BadLine(f"{field}: longer than 64 characters")
+                return copy_escape(v)
+            if type(v) is int and kind == "id":
+                return str(v)
+            raise BadLine(f"{field}: expected a non-empty string, got {type(v).__name__}")
+    elif kind == "int":
+        def f(v):
+            if type(v) is int and -_MAX_INT <= v <= _MAX_INT:
+                return str(v)
+            raise BadLine(f"{field}: expected an integer, got {v!r:.40}")
+    elif kind == "money":
+        def f(v):
+            if type(v) is str:
+                if _MONEY_RE.match(v):
+                    return v
+            elif type(v) is int or type(v) is float:
+                s = f"{v:.2f}" if type(v) is float else str(v)
+                if _MONEY_RE.match(s) and (type(v) is int or abs(round(v, 2) - v) < 1e-9):
+                    return s
+            raise BadLine(f"{field}: expected an amount with at most two decimals, got {v!r:.40}")
+    elif kind == "ts":
+        def f(v):
+            if type(v) is str:
+                try:
+                    d = _fromiso(v)
+                except ValueError:
+                    raise BadLine(f"{field}: not an ISO 8601 timestamp: {v!r:.40}") from None
+                if d.tzinfo is None:
+                    raise BadLine(f"{field}: timestamp without a time zone: {v!r:.40}")
+                return v
+            raise BadLine(f"{field}: expected an ISO 8601 timestamp, got {type(v).__name__}")
+    elif kind == "bool":
+        def f(v):
+            if v is True:
+                return "t"
+            if v is False:
+                return "f"
+            raise BadLine(f"{field}: expected true or false, got {v!r:.40}")
+    elif kind == "email":
+        def f(v):
+            if type(v) is str and _EMAIL_RE.match(v):
+                return copy_escape(v.lower())
+            raise BadLine(f"{field}: not an email address: {v!r:.60}")
+    elif kind == "country":
+        def f(v):
+            if type(v) is str and len(v) == 2 and v.isalpha():
+                return v.upper()
+            raise BadLine(f"{field}: expected an ISO 3166 alpha-2 country code, got {v!r:.40}")
+    elif isinstance(kind, tuple):
+        allowed = frozenset(kind)
+
+        def f(v):
+            if v in allowed:
+                return v
+            raise BadLine(f"{field}: {v!r:.40} is not one of {', '.join(kind)}")
+    else:  # pragma: no cover
+        raise ValueError(kind)
+    return f
+
+
+@dataclass
+class Parser:
+    """Parses the lines of one ``entity`` file of ``tenant_id`` into COPY text rows.
+
+    :meth:`parse` takes one line (bytes, without the newline) and returns the row's COPY text
+    (tab-separated values in :func:`columns` order) and its id; it raises :class:`BadLine`.
+    """
+
+    entity: str
+    tenant_id: str
+
+    def __post_init__(self) -> None:
+        spec = FIELDS[self.entity]
+        self.id_field = spec[0][0]
+        self.convs = [(f, _conv(f, kind), req) for f, kind, req in spec]
+        self.tenant_text = copy_escape(self.tenant_id)
+
+    def parse(self, line: bytes) -> tuple[str, Any]:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            msg = str(e)
+            if "UTF-8" in msg or "utf-8" in msg:
+                raise BadLine(f"invalid UTF-8: {msg}") from None
+            raise BadLine(f"malformed JSON: {msg}") from None
+        if type(obj) is not dict:
+            raise BadLine(f"expected a JSON object, got {type(obj).__name__}")
+        tid = obj.get("tenant_id")
+        if tid != self.tenant_id:
+            if tid is None:
+                raise BadLine("missing required field tenant_id")
+            raise BadLine(f"tenant_id {tid!r:.70} does not belong to tenant {self.tenant_id}")
+        parts = [self.tenant_text]
+        get = obj.get
+        for f, conv, req in self.convs:
+            v = get(f)
+            if v is None:
+                if req:
+                    raise BadLine(f"missing required field {f}")
+                parts.append("\\N")
+            else:
+                parts.append(conv(v))
+        return "\t".join(parts), obj[self.id_field]
+
+
+_UNESC = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+_UNESC_RE = re.compile(r"\\([tnr\\])")
+
+
+def copy_to_values(entity: str, text: str) -> tuple:
+    """A COPY text row of ``entity`` back to Python values (for non-PostgreSQL warehouses)."""
+    kinds = ["str"] + [k for _, k, _ in FIELDS[entity]]
+    out = []
+    for kind, raw in zip(kinds, text.split("\t")):
+        if raw == "\\N":
+            out.append(None)
+            continue
+        s = _UNESC_RE.sub(lambda m: _UNESC[m[1]], raw) if "\\" in raw else raw
+        if kind == "int":
+            out.append(int(s))
+        elif kind == "money":
+            out.append(decimal.Decimal(s))
+        elif kind == "ts":
+            out.append(_fromiso(s))
+        elif kind == "bool":
+            out.append(s == "t")
+        else:
+            out.append(s)
+    return tuple(out)

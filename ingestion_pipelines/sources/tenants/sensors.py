@@ -1,0 +1,90 @@
+"""The landing sensor of the tenants source (DESIGN.md §6).
+
+It scans ``tenants/`` in the BlobStore (``STORAGE_URL``: a local folder or an S3 prefix) with
+:func:`~ingestion_pipelines.engine.landing.scan_landing` (cursor = last-modified watermark,
+listings paged across ticks, 5,000 objects per tick), and returns one ``SensorResult`` that
+
+* registers every tenant folder not yet a partition of ``tenants`` (``AddDynamicPartitionsRequest``),
+* requests one run of ``tenants_files_job`` per tenant with new files (``partition_key=`` the
+  tenant), whose ``run_key`` is built from the new files' content hashes (sha256 locally, the
+  ETag on S3) — the seed's Idempotency-Key: the same upload never runs twice,
+* requests a run of ``tenants_load_job`` when ``tenants/tenants.csv`` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetSelection,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    define_asset_job,
+    sensor,
+)
+
+from ...engine.landing import content_token, scan_landing
+from ...resources.storage import BlobStore
+from .assets import TENANTS_KEY, entity_assets, tenant_partitions
+from .loading import LANDING_PREFIX
+from .records import TENANT_ID_RE, entity_of
+
+TENANTS_CSV_KEY = "tenants/tenants.csv"
+
+tenants_load_job = define_asset_job(
+    "tenants_load_job", selection=AssetSelection.assets(TENANTS_KEY),
+    description="Load tenants.csv into the tenants table and register tenant partitions.")
+tenants_files_job = define_asset_job(
+    "tenants_files_job", selection=AssetSelection.assets(*entity_assets), partitions_def=tenant_partitions,
+    description="Load one tenant's landed files (products, customers, orders, items, prices, stock events).")
+
+
+def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: int = 5000):
+    """One tick's decisions, without Dagster: ``(new_tenants, {tenant: run_key}, tenants_csv_token, cursor)``.
+
+    Only keys shaped ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
+    scan = scan_landing(store, LANDING_PREFIX, cursor, page_size=page_size, suffixes=(".ndjson", ".ndjson.gz", ".csv"))
+    per_tenant: dict[str, list[str]] = {}
+    csv_token = None
+    for obj in scan.new:
+        if obj.key == TENANTS_CSV_KEY:
+            csv_token = content_token(store, obj)
+            continue
+        parts = obj.key.split("/")
+        if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
+            continue
+        parsed = entity_of(posixpath.basename(obj.key))
+        if not parsed or parsed[1] != parts[1]:
+            continue
+        per_tenant.setdefault(parts[1], []).append(f"{obj.key}={content_token(store, obj)}")
+    run_keys = {}
+    for tid, items in per_tenant.items():
+        digest = hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()[:40]
+        run_keys[tid] = f"tenants:{tid}:{digest}"
+    new_tenants = sorted(t for t in per_tenant if t not in known)
+    return new_tenants, run_keys, csv_token, scan.cursor
+
+
+@sensor(jobs=[tenants_load_job, tenants_files_job], minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Registers new tenants and requests one run per tenant for its newly landed files.")
+def tenants_landing_sensor(context: SensorEvaluationContext, blob_store: BlobStore) -> SensorResult:
+    """Watches ``tenants/`` in the BlobStore; see the module docstring."""
+    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    new_tenants, run_keys, csv_token, cursor = plan_tick(blob_store, context.cursor, known)
+    requests = []
+    if csv_token:
+        requests.append(RunRequest(job_name=tenants_load_job.name, run_key=f"tenants.csv:{csv_token}",
+                                   run_config={"ops": {"tenants__tenants": {"config": {"file": TENANTS_CSV_KEY}}}}))
+    for tid, rk in sorted(run_keys.items()):
+        requests.append(RunRequest(job_name=tenants_files_job.name, partition_key=tid, run_key=rk))
+    if new_tenants or run_keys:
+        context.log.info(f"{len(new_tenants)} new tenant(s), {len(run_keys)} tenant run(s) requested")
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[AddDynamicPartitionsRequest(tenant_partitions.name, new_tenants)] if new_tenants else [],
+        cursor=cursor)
