@@ -1,5 +1,9 @@
-"""Definitions of the imports source (group `imports`): filled in by its issue."""
+"""Definitions of the imports source (group ``imports``, seed 003): the import asset and
+job, the landing sensor. Resources (``warehouse``, ``blob_store``) come from the root."""
 
 from dagster import Definitions
 
-defs = Definitions()
+from .assets import import_file_job, import_job
+from .sensors import imports_landing_sensor
+
+defs = Definitions(assets=[import_job], jobs=[import_file_job], sensors=[imports_landing_sensor])

@@ -1,0 +1,372 @@
+"""One import, end to end, outside Dagster (the asset, the CLI tests and the benchmark call
+:func:`run_import`): read the file in batches, call the row handler, commit per batch,
+record progress in ``import_jobs``, write the success and failed result files, honour
+cancellation at batch boundaries.
+
+Flow (seed 003, "AsyncImportProgressMixin"; improved: batch-aware handlers, bisection of a
+failing batch, progress rows committed outside the import's transaction)::
+
+    import_jobs row: queued -> running
+    count the records first (count_total_first) -> total_rows
+    for each batch of batch_size records:
+        rows the reader could not read -> failed (the reader's message)
+        handler(rows) in a savepoint -> ok/result or error per row
+        COMMIT; result rows -> success / failed result files (temp files, streamed)
+        progress line in the log; import_jobs progress every N batches
+        cancel flag (import_jobs.status = 'cancelling') or run termination -> stop
+    upload result files; import_jobs: succeeded | cancelled | failed, counts, files
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ...engine import readers
+from ...engine.landing import resolve_location
+from ...engine.result_files import ResultFileWriter
+from ...resources.storage import BlobStore
+from ...resources.warehouse import WarehouseResource
+from . import handlers as h
+from . import jobs
+from . import settings
+from .importers import get_importer
+from .schema import metadata
+
+log_ = logging.getLogger(__name__)
+
+SEED_OPTIONS = ("batch_size", "count_total_first", "header_rows", "output_format",
+                "create_result_file_records", "handler_path")
+
+
+@dataclass
+class ImportOptions:
+    """The seed's import options (seed 003, "Configuration Options") plus reader hints.
+
+    ``batch_size`` rows per handler call / commit / progress line (default
+    ``IMPORT_DEFAULT_BATCH_SIZE``, 500); ``count_total_first`` count the records before the
+    import so progress has a percentage; ``header_rows`` header rows (the last one names the
+    columns; 0 = no header, columns ``col_0``, ``col_1`` ...); ``output_format`` ``csv`` or
+    ``xlsx`` for result files; ``create_result_file_records`` record the result files (URI
+    and download URL) in ``import_jobs`` (when false they are still written, and named in the
+    run's metadata and log only); ``handler_path`` dotted path overriding the importer's
+    default handler; ``encoding`` / ``delimiter`` / ``sheet`` override detection; ``extra``
+    any other ``KEY=VALUE`` for the handler.
+    """
+
+    batch_size: int = field(default_factory=settings.default_batch_size)
+    count_total_first: bool = True
+    header_rows: int = 1
+    output_format: str = "csv"
+    create_result_file_records: bool = True
+    handler_path: str = ""
+    encoding: str = ""
+    delimiter: str = ""
+    sheet: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.output_format = (self.output_format or "csv").lower()
+        if self.output_format not in ("csv", "xlsx"):
+            raise ValueError(f"output_format must be 'csv' or 'xlsx', not {self.output_format!r}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.header_rows < 0:
+            raise ValueError("header_rows must be >= 0")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options dict handlers receive (and ``import_jobs.options`` stores)."""
+        d = {k: v for k, v in asdict(self).items() if k != "extra"}
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "ImportOptions":
+        """Options from ``KEY=VALUE`` strings or typed values; unknown keys go to ``extra``."""
+        known = {f: values[f] for f in cls.__dataclass_fields__ if f in values and f != "extra"}
+        extra = {k: v for k, v in values.items() if k not in cls.__dataclass_fields__}
+        for k in ("batch_size", "header_rows"):
+            if k in known:
+                known[k] = int(known[k])
+        for k in ("count_total_first", "create_result_file_records"):
+            if k in known and isinstance(known[k], str):
+                known[k] = known[k].strip().lower() in ("1", "true", "yes", "on")
+        return cls(**known, extra={**values.get("extra", {}), **extra} if "extra" in values else extra)
+
+
+@dataclass
+class ImportOutcome:
+    """What one import did: the final ``import_jobs`` values (counts in rows, percentage
+    0-100), result-file URIs/URLs, ``elapsed`` seconds, ``failed_preview`` (first 20
+    (row, error)), ``outcomes`` (counts of the ``"outcome"`` key handlers put in their
+    results: inserted / updated / unchanged / skipped)."""
+
+    job_id: str
+    status: str
+    total_rows: int | None
+    processed_rows: int
+    success_count: int
+    failure_count: int
+    percentage: float | None
+    success_file: dict[str, Any] | None
+    failed_file: dict[str, Any] | None
+    error_message: str | None
+    elapsed: float
+    failed_preview: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def _local_copy(loc, tmpdir: str | None) -> tuple[Path, Callable[[], None]]:
+    """A local path for ``loc`` (downloaded, streamed, when it lives in S3) + its cleanup."""
+    if loc.path is not None:
+        return loc.path, lambda: None
+    d = tempfile.mkdtemp(prefix="import-", dir=tmpdir)
+    p = Path(d) / (loc.name or "input")
+    with loc.open() as src, open(p, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return p, lambda: shutil.rmtree(d, ignore_errors=True)
+
+
+def _pct(processed: int, total: int | None) -> float | None:
+    if not total:
+        return None
+    return round(min(100.0, 100.0 * processed / total), 2)
+
+
+def _result_text(res: Any) -> str:
+    if res is None:
+        return ""
+    if isinstance(res, str):
+        return res
+    return json.dumps(res, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, file: str,
+               options: ImportOptions | None = None, *, job_id: str | None = None, run_id: str | None = None,
+               log: Any = None, should_stop: Callable[[], bool] | None = None) -> ImportOutcome:
+    """Run one import of ``file`` (a local path, ``file://`` / ``s3://`` URI or a key in
+    ``store``) with importer ``importer`` (see :mod:`.importers`); returns its outcome.
+
+    The ``import_jobs`` row ``job_id`` (created when absent) is kept up to date. Ends with
+    status ``succeeded`` (rows may have failed: see the failed file), ``cancelled`` (the
+    cancel flag or ``should_stop()`` was seen between batches; committed batches stay), or
+    ``failed``: then the error is recorded and re-raised (:class:`~.handlers.HandlerError`
+    for a bad handler path, :class:`~ingestion_pipelines.engine.readers.FileFormatError` /
+    ``ValueError`` / ``FileNotFoundError`` for an unreadable file, database errors).
+    A ``KeyboardInterrupt`` (Dagster's run termination) rolls back the batch in progress,
+    ends the job ``cancelled`` with result files for the committed rows, and propagates.
+    """
+    options = options or ImportOptions()
+    log = log or log_
+    job_id = job_id or str(uuid.uuid4())
+    should_stop = should_stop or (lambda: False)
+    started = time.monotonic()
+    warehouse.setup(metadata)
+    engine = warehouse.engine
+    jobs.create_job(engine, job_id, importer, file, options.as_dict(), run_id)
+    prior = jobs.job_status(engine, job_id)
+    jobs.update_job(engine, job_id, status="cancelling" if prior == "cancelling" else "running",
+                    started_at=jobs.now(), run_id=run_id, options=options.as_dict(), error_message=None)
+    cancelled_early = prior == "cancelling"
+
+    state: dict[str, Any] = dict(total=None, processed=0, ok=0, failed=0, preview=[], outcomes={})
+    writers: dict[str, ResultFileWriter] = {}
+    cleanup: Callable[[], None] = lambda: None
+    fmt_out = options.output_format
+    enable_files = settings.result_files_enabled()
+
+    def finish(status: str, error: str | None = None) -> ImportOutcome:
+        files: dict[str, dict[str, Any] | None] = {"success": None, "failed": None}
+        loc_name = posixpath.basename(file.rstrip("/")) or "input"
+        stem = loc_name.split(".")[0] or "input"
+        for kind, w in writers.items():
+            try:
+                if w.rows_written == 0:
+                    w.discard()
+                    continue
+                key = f"{settings.s3_prefix()}results/{job_id}/{stem}_{kind}.{fmt_out}"
+                uri = w.upload(store, key)
+                url = store.presigned_url(key, settings.presign_expires())
+                files[kind] = {"uri": uri, "url": url, "rows": w.rows_written, "format": fmt_out}
+                log.info(f"import {job_id}: {kind} file ({w.rows_written:,} rows): {uri}")
+            except Exception as e:  # noqa: BLE001 - a result file must not hide the import's status
+                log.error(f"import {job_id}: could not write the {kind} file: {e}")
+                w.discard()
+        writers.clear()
+        total = state["total"]
+        if status == "succeeded" and total is None:
+            total = state["processed"]
+        pct = 100.0 if status == "succeeded" else _pct(state["processed"], total)
+        values = dict(status=status, finished_at=jobs.now(), total_rows=total, processed_rows=state["processed"],
+                      success_count=state["ok"], failure_count=state["failed"], percentage=pct,
+                      error_message=error)
+        if options.create_result_file_records:
+            values.update(success_file=files["success"], failed_file=files["failed"])
+        jobs.update_job(engine, job_id, **values)
+        cleanup()
+        return ImportOutcome(job_id=job_id, status=status, total_rows=total, processed_rows=state["processed"],
+                             success_count=state["ok"], failure_count=state["failed"], percentage=pct,
+                             success_file=files["success"], failed_file=files["failed"], error_message=error,
+                             elapsed=time.monotonic() - started, failed_preview=state["preview"],
+                             outcomes=dict(state["outcomes"]))
+
+    try:
+        imp = get_importer(importer)
+        handler = h.resolve(options.handler_path or imp.handler_path)
+        if imp.setup is not None:
+            imp.setup(warehouse)
+        loc = resolve_location(file, store)
+        fmt = readers.detect_format(loc.name)
+        path, cleanup = _local_copy(loc, settings.temp_dir())
+        read_opts: dict[str, Any] = dict(name=loc.name, header_rows=options.header_rows)
+        if options.encoding:
+            read_opts["encoding"] = options.encoding
+        if options.delimiter:
+            read_opts["delimiter"] = options.delimiter
+        if options.sheet:
+            read_opts["sheet"] = int(options.sheet) if options.sheet.isdigit() else options.sheet
+        if options.count_total_first:
+            state["total"] = readers.count_records(path, fmt, **read_opts)
+            jobs.update_job(engine, job_id, total_rows=state["total"], percentage=0.0 if state["total"] else None)
+            log.info(f"import {job_id}: {state['total']:,} rows to import from {loc.uri}")
+        records = readers.iter_records(path, fmt, **read_opts)
+    except BaseException as e:
+        finish("failed", f"{type(e).__name__}: {e}" if not isinstance(e, h.HandlerError) else str(e))
+        raise
+
+    if cancelled_early:  # cancelled while queued: nothing to do
+        records.close()
+        return finish("cancelled")
+
+    with records, engine.connect() as conn:
+        columns = list(records.columns or [])
+        it: Iterator[readers.SourceRecord] = iter(records)
+        first: list[readers.SourceRecord] = []
+        if not columns:  # NDJSON / JSON objects: the first readable record's keys name the columns
+            for rec in it:
+                first.append(rec)
+                if rec.data is not None:
+                    columns = [str(k) for k in rec.data]
+                    break
+        index = h.column_index(columns)
+        if enable_files:
+            writers["success"] = ResultFileWriter(columns + ["import_result"], fmt_out, settings.temp_dir())
+            writers["failed"] = ResultFileWriter(columns + ["import_error"], fmt_out, settings.temp_dir())
+        ctx = h.ImportContext(conn=conn, job_id=job_id, run_id=run_id, file=loc.uri, columns=columns,
+                              audit={"_source": loc.uri, "_run_id": run_id})
+        token = h.set_current(ctx)
+        handler_opts = options.as_dict()
+        batch_fn = h.is_batch(handler)
+        flush_n = settings.flush_every_n_batches()
+        n_cols = len(columns)
+        batch_no = 0
+        status = "succeeded"
+
+        def to_row(rec: readers.SourceRecord) -> h.Row:
+            d = rec.data or {}
+            if len(d) == n_cols and fmt != "ndjson" and fmt != "json":
+                vals = list(d.values())
+            else:
+                vals = [d.get(c) for c in columns]
+            return h.Row(vals, columns, index)
+
+        def raw_cells(rec: readers.SourceRecord) -> list[Any]:
+            raw = rec.raw
+            if isinstance(raw, (list, tuple)):
+                vals = list(raw)[:n_cols]
+            else:
+                vals = [raw] + [None] * max(n_cols - 1, 0) if n_cols else []
+            return vals + [None] * (n_cols - len(vals))
+
+        def batches() -> Iterator[list[readers.SourceRecord]]:
+            buf: list[readers.SourceRecord] = []
+            for rec in _chain(first, it):
+                buf.append(rec)
+                if len(buf) >= options.batch_size:
+                    yield buf
+                    buf = []
+            if buf:
+                yield buf
+
+        try:
+            for recs in batches():
+                good = [(r.row, to_row(r)) for r in recs if r.error is None]
+                if batch_fn:
+                    results = h.call_batch(handler, conn, good, job_id, handler_opts)
+                else:
+                    results = [h.call_row(handler, conn, i, row, job_id, handler_opts) for i, row in good]
+                conn.commit()
+                # result files only for committed rows
+                sw, fw = writers.get("success"), writers.get("failed")
+                done = {i: (row, ok, val) for (i, row), (ok, val) in zip(good, results)}
+                for r in recs:  # in input order
+                    if r.error is not None:
+                        ok, val, row = False, r.error, None
+                    else:
+                        row, ok, val = done[r.row]
+                    if ok:
+                        state["ok"] += 1
+                        if isinstance(val, dict) and isinstance(val.get("outcome"), str):
+                            oc = state["outcomes"]
+                            oc[val["outcome"]] = oc.get(val["outcome"], 0) + 1
+                        if sw is not None:
+                            row.append(_result_text(val))
+                            sw.write(row)
+                        continue
+                    state["failed"] += 1
+                    if len(state["preview"]) < 20:
+                        state["preview"].append((r.row, val))
+                    if fw is not None:
+                        fw.write((row if row is not None else raw_cells(r)) + [val])
+                state["processed"] += len(recs)
+                batch_no += 1
+                now = time.monotonic()
+                total = state["total"]
+                pct = _pct(state["processed"], total)
+                rate = state["processed"] / max(now - started, 1e-9)
+                of = f"/{total:,}" if total else ""
+                pc = f" ({pct:.1f}%)" if pct is not None else ""
+                log.info(f"import {job_id}: {state['processed']:,}{of} rows{pc}, ok={state['ok']:,} "
+                         f"failed={state['failed']:,}, {rate:,.0f} rows/s")
+                if batch_no % flush_n == 0:
+                    jobs.update_job(engine, job_id, processed_rows=state["processed"], success_count=state["ok"],
+                                    failure_count=state["failed"], percentage=pct)
+                if jobs.job_status(engine, job_id) == "cancelling" or should_stop():
+                    status = "cancelled"
+                    log.warning(f"import {job_id}: cancelled after {state['processed']:,} rows (committed rows stay)")
+                    break
+        except BaseException as e:
+            try:
+                conn.rollback()
+            except Exception:  # noqa: BLE001
+                pass
+            h.reset_current(token)
+            interrupted = isinstance(e, KeyboardInterrupt) or type(e).__name__ == "DagsterExecutionInterruptedError"
+            if interrupted:
+                log.warning(f"import {job_id}: run terminated; stopped after {state['processed']:,} committed rows")
+                finish("cancelled", "run terminated")
+            else:
+                finish("failed", f"{type(e).__name__}: {e}")
+            raise
+        h.reset_current(token)
+    return finish(status)
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def new_job_id() -> str:
+    """A fresh job id (UUID4 string)."""
+    return str(uuid.uuid4())
+
+

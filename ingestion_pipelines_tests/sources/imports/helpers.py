@@ -1,0 +1,32 @@
+"""Row handlers used by the imports tests (referenced by dotted path, as users do)."""
+
+import time
+
+from ingestion_pipelines.sources.imports import handlers as h
+
+
+def raising_handler(row_index, row, import_job_id, options):
+    if row.get("name") == "boom":
+        raise RuntimeError("kaboom on purpose")
+    if row.get("name") == "garbage":
+        return {"success": True}
+    if row.get("name") == "refuse":
+        return {"ok": False, "error": "refused by handler"}
+    return {"ok": True, "result": {"n": row_index}}
+
+
+@h.batch_handler
+def slow_batch_handler(rows, import_job_id, options):
+    """Sleeps per batch (so a test can cancel mid-import) and writes each row to employees."""
+    from ingestion_pipelines.sources.imports.employees import handle_batch
+
+    time.sleep(float(options.get("sleep", "0.05")))
+    return handle_batch(rows, import_job_id, options)
+
+
+@h.batch_handler
+def raising_batch_handler(rows, import_job_id, options):
+    """Fails a whole batch when any row is 'boom' (bisection must isolate it)."""
+    if any(r.get("name") == "boom" for _, r in rows):
+        raise ValueError("batch contains boom")
+    return [{"ok": True, "result": {"n": i}} for i, _ in rows]
