@@ -1,0 +1,64 @@
+"""The `entities` importer writes into the artists tables, found by reflection (the artists
+source's code is not imported: the tables are created here the way its schema describes)."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ingestion_pipelines.engine.result_files import read_back
+from ingestion_pipelines.engine.schema import audit_columns, natural_key_constraint
+from ingestion_pipelines.sources.imports import jobs
+from ingestion_pipelines.sources.imports.runner import ImportOptions, run_import
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "imports"
+
+
+def _artists_tables(wh):
+    md = sa.MetaData()
+    t = lambda *cols: [sa.Column(c, sa.Text, nullable=False, server_default="") for c in cols]  # noqa: E731
+    sa.Table("entities", md, sa.Column("id", sa.String(36), primary_key=True),
+             sa.Column("kind", sa.String(2), nullable=False), sa.Column("display_name", sa.Text, nullable=False),
+             sa.Column("name_key", sa.Text, nullable=False),
+             *t("first_name", "last_name", "stage_name", "nationality"), sa.Column("gender", sa.Text),
+             *t("email", "phone", "address", "city", "state", "zip_code", "country", "notes", "profile_photo_url"),
+             sa.Column("photo_uri", sa.Text), sa.Column("photo_sha256", sa.String(64)),
+             *audit_columns(), natural_key_constraint("entities", "kind", "name_key"))
+    sa.Table("entity_roles", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+             sa.Column("entity_id", sa.String(36), sa.ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+             sa.Column("role", sa.Text, nullable=False),
+             sa.Column("primary_role", sa.Boolean, nullable=False, server_default=sa.false()),
+             sa.Column("is_internal", sa.Boolean, nullable=False, server_default=sa.false()),
+             *audit_columns(), natural_key_constraint("entity_roles", "entity_id", "role"))
+    wh.setup(md)
+    return md.tables["entities"], md.tables["entity_roles"]
+
+
+def test_entities_missing_tables(sqlite_warehouse, local_store):
+    with pytest.raises(Exception, match="artists tables entities, entity_roles do not exist"):
+        run_import(sqlite_warehouse, local_store, "entities", str(DATA / "entities.csv"), job_id="e0")
+    assert jobs.get_job(sqlite_warehouse.engine, "e0")["status"] == "failed"
+
+
+def test_entities_from_spreadsheet(warehouse, local_store):
+    ent, roles = _artists_tables(warehouse)
+    with warehouse.engine.begin() as c:  # an entity already there keeps its id and its hand-typed notes
+        c.execute(ent.insert().values(id="11111111-1111-1111-1111-111111111111", kind="PF", display_name="smiley",
+                                      name_key="smiley", notes="typed by hand"))
+    o = run_import(warehouse, local_store, "entities", str(DATA / "entities.csv"))
+    assert (o.success_count, o.failure_count) == (2, 3)
+    errs = [r[-1] for r in read_back(local_store.get_bytes(local_store.key_from_uri(o.failed_file["uri"])), "csv")[1:]]
+    assert errs[0].startswith("display_name: required")
+    assert errs[1].startswith("kind: 'XX' is not PF/PJ")
+    assert errs[2].startswith("email:")
+    with warehouse.engine.connect() as c:
+        rows = {r.name_key: r for r in c.execute(sa.select(ent))}
+        rl = sorted((r.entity_id, r.role, r.primary_role, r.is_internal) for r in c.execute(sa.select(roles)))
+    smiley = rows["smiley"]
+    assert smiley.id == "11111111-1111-1111-1111-111111111111" and smiley.display_name == "Smiley"
+    assert smiley.notes == "typed by hand" and smiley.first_name == "João" and smiley.phone == "+5511912345678"
+    assert rows["acme records"].kind == "PJ" and len(rows["acme records"].id) == 36
+    assert rl == sorted([(smiley.id, "artist", True, False), (smiley.id, "producer", False, False),
+                         (rows["acme records"].id, "label", True, True)])
+    o2 = run_import(warehouse, local_store, "entities", str(DATA / "entities.csv"), ImportOptions(output_format="xlsx"))
+    assert o2.outcomes == {"unchanged": 2}
