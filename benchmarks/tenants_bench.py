@@ -1,0 +1,324 @@
+"""Benchmark of the tenants source (issue 3, DESIGN.md §8): end-to-end ingestion against raw
+COPY, a batched INSERT of 1,000 rows and ``pandas.to_sql`` — same rows, same machine, one run.
+
+    .venv/bin/python benchmarks/tenants_bench.py --rows 5000000 [--pg postgresql://postgres@127.0.0.1:5432/test]
+        [--reference-rows 500000] [--keep DIR]
+
+1. generates a dataset (2 tenants; products, customers, orders, items, price history, stock
+   events in the seed's proportions) and lands it in a local BlobStore;
+2. ``e2e``: landing sensor tick + one real ``tenants_files_job``-equivalent materialization
+   per tenant partition (``materialize(entity_assets, partition_key=...)``), into a fresh
+   PostgreSQL schema — files landed -> rows in PostgreSQL, checks included;
+3. ``copy``: raw ``COPY`` of the same good rows (pre-rendered TSV, not timed) into the same
+   tables with the same unique keys, in a fresh schema: the ceiling;
+4. ``insert``: parse NDJSON + multi-row ``INSERT`` of 1,000 rows per statement (Django's
+   ``bulk_create(batch_size=1000)``, the original system) and ``to_sql``: parse + DataFrame
+   per 50,000 rows + ``to_sql(method="multi", chunksize=1000)`` — both on the first
+   ``--reference-rows`` rows of the order items + orders (they are slow), reported as rows/s.
+
+Each method runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own.
+Prints a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _pg_engine(url: str, schema: str | None = None):
+    import sqlalchemy as sa
+
+    from ingestion_pipelines.resources.warehouse import normalize_url
+
+    eng = sa.create_engine(normalize_url(url))
+    if schema:
+        with eng.begin() as c:
+            c.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return eng
+
+
+def _files(data: Path):
+    from ingestion_pipelines.sources.tenants.records import ENTITIES, entity_of
+
+    out = []
+    for e in ENTITIES:
+        for p in sorted(data.iterdir()):
+            parsed = entity_of(p.name)
+            if parsed and parsed[0] == e:
+                out.append((e, parsed[1], p))
+    return out
+
+
+def method_e2e(args) -> dict:
+    from dagster import DagsterInstance, build_sensor_context, materialize
+
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.resources.warehouse import WarehouseResource
+    from ingestion_pipelines.sources.tenants.assets import entity_assets
+    from ingestion_pipelines.sources.tenants.records import ENTITIES
+    from ingestion_pipelines.sources.tenants.sensors import tenants_landing_sensor
+
+    store = LocalBlobStore(root=args.store)
+    wh = WarehouseResource(url=args.pg, schema_name=args.schema)
+    t0 = time.perf_counter()
+    rows = 0
+    with DagsterInstance.ephemeral() as inst:
+        res = tenants_landing_sensor(build_sensor_context(instance=inst, resources={"blob_store": store}))
+        for req in res.dynamic_partitions_requests:
+            inst.add_dynamic_partitions("tenants", list(req.partition_keys))
+        t_sensor = time.perf_counter() - t0
+        for rr in res.run_requests:
+            if rr.job_name != "tenants_files_job":
+                continue
+            r = materialize(entity_assets, partition_key=rr.partition_key, instance=inst,
+                            resources={"warehouse": wh, "blob_store": store},
+                            run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": args.batch_size}} for e in ENTITIES}})
+            assert r.success
+            for e in ENTITIES:
+                md = r.asset_materializations_for_node(f"tenants__{e}")[0].metadata
+                rows += md["inserted"].value
+            assert all(ev.passed for ev in r.get_asset_check_evaluations())
+    return {"rows": rows, "seconds": time.perf_counter() - t0, "sensor_seconds": t_sensor}
+
+
+def _render_tsv(data: Path, out: Path, limit_entities=None, limit_rows=None) -> dict[str, int]:
+    """Good rows of every file as COPY text (via the loader's own parser), per entity."""
+    from ingestion_pipelines.sources.tenants.records import BadLine, Parser
+
+    counts: dict[str, int] = {}
+    handles = {}
+    for e, tid, p in _files(data):
+        if limit_entities and e not in limit_entities:
+            continue
+        parser = Parser(e, tid)
+        f = handles.get(e) or open(out / f"{e}.tsv", "w", encoding="utf-8")
+        handles[e] = f
+        seen = set()
+        with open(p, "rb") as src:
+            for line in src:
+                if limit_rows and counts.get(e, 0) >= limit_rows:
+                    break
+                try:
+                    text, rid = parser.parse(line.rstrip(b"\n"))
+                except BadLine:
+                    continue
+                if rid in seen:
+                    continue
+                seen.add(rid)
+                f.write(text + "\n")
+                counts[e] = counts.get(e, 0) + 1
+    for f in handles.values():
+        f.close()
+    return counts
+
+
+def method_copy(args) -> dict:
+    from ingestion_pipelines.sources.tenants import schema as tschema
+    from ingestion_pipelines.sources.tenants.records import columns
+
+    eng = _pg_engine(args.pg, args.schema).execution_options(schema_translate_map={None: args.schema})
+    tschema.metadata.create_all(eng)
+    tsv = Path(args.tsv)
+    t0 = time.perf_counter()
+    rows = 0
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        for p in sorted(tsv.glob("*.tsv")):
+            e = p.stem
+            cols = ", ".join(f'"{c}"' for c in columns(e))
+            with open(p, "rb") as f:
+                cur.copy_expert(f'COPY "{args.schema}"."{e}" ({cols}) FROM STDIN', f, size=1 << 20)
+            rows += cur.rowcount
+        raw.commit()
+    finally:
+        raw.close()
+    return {"rows": rows, "seconds": time.perf_counter() - t0}
+
+
+def _parsed_rows(args):
+    import orjson
+
+    from ingestion_pipelines.sources.tenants.records import FIELDS
+
+    n = 0
+    for e, tid, p in _files(Path(args.data)):
+        if e not in ("orders", "order_items"):
+            continue
+        names = ["tenant_id"] + [f for f, _, _ in FIELDS[e]]
+        with open(p, "rb") as f:
+            for line in f:
+                if n >= args.reference_rows:
+                    return
+                try:
+                    obj = orjson.loads(line)
+                    vals = tuple(obj[c] for c in names)
+                except Exception:  # noqa: BLE001 - defects are not the point here
+                    continue
+                n += 1
+                yield e, names, vals
+
+
+def method_insert(args) -> dict:
+    from psycopg2.extras import execute_values
+
+    from ingestion_pipelines.sources.tenants import schema as tschema
+
+    eng = _pg_engine(args.pg, args.schema).execution_options(schema_translate_map={None: args.schema})
+    tschema.metadata.create_all(eng)
+    t0 = time.perf_counter()
+    raw = eng.raw_connection()
+    rows = 0
+    try:
+        cur = raw.cursor()
+        batch: dict[str, list] = {}
+        names_of = {}
+
+        def flush(e):
+            cols = ", ".join(f'"{c}"' for c in names_of[e])
+            execute_values(cur, f'INSERT INTO "{args.schema}"."{e}" ({cols}) VALUES %s', batch[e], page_size=1000)
+            raw.commit()
+            batch[e] = []
+
+        for e, names, vals in _parsed_rows(args):
+            names_of[e] = names
+            batch.setdefault(e, []).append(vals)
+            rows += 1
+            if len(batch[e]) >= 1000:
+                flush(e)
+        for e in list(batch):
+            if batch[e]:
+                flush(e)
+    finally:
+        raw.close()
+    return {"rows": rows, "seconds": time.perf_counter() - t0}
+
+
+def method_to_sql(args) -> dict:
+    import pandas as pd
+
+    from ingestion_pipelines.sources.tenants import schema as tschema
+
+    eng = _pg_engine(args.pg, args.schema).execution_options(schema_translate_map={None: args.schema})
+    tschema.metadata.create_all(eng)
+    t0 = time.perf_counter()
+    rows = 0
+    buf: dict[str, list] = {}
+    names_of = {}
+
+    def flush(e):
+        df = pd.DataFrame(buf[e], columns=names_of[e])
+        df.to_sql(e, eng, schema=args.schema, if_exists="append", index=False, method="multi", chunksize=1000)
+        buf[e] = []
+
+    for e, names, vals in _parsed_rows(args):
+        names_of[e] = names
+        buf.setdefault(e, []).append(vals)
+        rows += 1
+        if len(buf[e]) >= 50_000:
+            flush(e)
+    for e in list(buf):
+        if buf[e]:
+            flush(e)
+    return {"rows": rows, "seconds": time.perf_counter() - t0}
+
+
+METHODS = {"e2e": method_e2e, "copy": method_copy, "insert": method_insert, "to_sql": method_to_sql}
+
+
+def child(args) -> None:
+    out = METHODS[args.method](args)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(out))
+
+
+def run_child(method: str, **kw) -> dict:
+    cmd = [sys.executable, __file__, "--child", method]
+    for k, v in kw.items():
+        cmd += [f"--{k.replace('_', '-')}", str(v)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if p.returncode or not line:
+        sys.stderr.write(p.stdout[-3000:] + p.stderr[-5000:])
+        raise SystemExit(f"{method} failed")
+    return json.loads(line[7:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000, help="Approximate good rows in the dataset.")
+    ap.add_argument("--pg", default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--reference-rows", type=int, default=300_000)
+    ap.add_argument("--batch-size", type=int, default=50_000)
+    ap.add_argument("--keep", default=None, help="Keep the generated data in this folder (reused when present).")
+    ap.add_argument("--child", dest="method", default=None)
+    ap.add_argument("--store"), ap.add_argument("--schema"), ap.add_argument("--tsv"), ap.add_argument("--data")
+    args = ap.parse_args()
+    if args.method:
+        return child(args)
+
+    from ingestion_pipelines.sources.tenants.generator import generate
+    from ingestion_pipelines.sources.tenants.upload import plan_uploads, upload
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+
+    work = Path(tempfile.mkdtemp(prefix="tenants-bench-"))
+    data = Path(args.keep) if args.keep else work / "data"
+    # rows per tenant ~ 3 P + O/5 + O + 3.5 O with P = O / 10
+    orders = max(100, int(args.rows / 2 / 4.99))
+    products = max(10, orders // 10)
+    if not (data / "dataset_summary.json").exists():
+        t0 = time.perf_counter()
+        generate(data, tenants=2, products_per_tenant=products, orders_per_tenant=orders, chunk_size=250_000, seed=1,
+                 defects=0.0)
+        print(f"generated in {time.perf_counter() - t0:.1f}s", flush=True)
+    good = json.loads((data / "dataset_summary.json").read_text())["good_records"]
+    total = sum(sum(v.values()) for v in good.values())
+    store_root = work / "store"
+    store_root.mkdir()
+    t0 = time.perf_counter()
+    upload(LocalBlobStore(root=str(store_root)), plan_uploads(data))
+    print(f"landed {total:,} good rows in {time.perf_counter() - t0:.1f}s", flush=True)
+    tsv = work / "tsv"
+    tsv.mkdir()
+    _render_tsv(data, tsv)
+    eng = _pg_engine(args.pg)
+    schemas = []
+    results = {}
+    try:
+        for method in ("e2e", "copy", "insert", "to_sql"):
+            schema = f"bench_{method}_{uuid.uuid4().hex[:8]}"
+            schemas.append(schema)
+            results[method] = run_child(method, pg=args.pg, schema=schema, store=store_root, tsv=tsv, data=data,
+                                        reference_rows=args.reference_rows, batch_size=args.batch_size)
+            r = results[method]
+            print(f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    finally:
+        with eng.begin() as c:
+            for s in schemas:
+                c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+        shutil.rmtree(work, ignore_errors=True)
+    copy_rate = results["copy"]["rows"] / results["copy"]["seconds"]
+    print("\n| method | rows | seconds | rows/s | vs raw COPY | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
+    for m, label in (("e2e", "end to end (sensor + partition runs, COPY path)"), ("copy", "raw COPY (reference)"),
+                     ("insert", "batched INSERT, 1,000 rows"), ("to_sql", "pandas to_sql(method=multi)")):
+        r = results[m]
+        rate = r["rows"] / r["seconds"]
+        print(f"| {label} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {rate / copy_rate:.0%} | {r['peak_rss_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
