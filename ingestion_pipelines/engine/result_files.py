@@ -128,6 +128,8 @@ class ResultFileWriter:
         self._sheet_rows = 1
 
     def _as_list(self, row: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+        if isinstance(row, list) and len(row) >= len(self.header):  # the common case, no copy
+            return row
         if isinstance(row, Mapping):
             return [row.get(h) for h in self.header]
         vals = list(row)

@@ -18,6 +18,7 @@ Two handlers, one behaviour:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,36 @@ from .schema import employees, metadata
 def setup(warehouse: WarehouseResource) -> None:
     """Create the ``employees`` table when missing."""
     warehouse.setup(metadata)
+
+
+# A plain ASCII address (dot-atom local part, letter-only TLD, no punycode): for these,
+# email-validator's answer is known without running it — valid, normalized = the domain
+# lower-cased. Anything else (quoted, Unicode, IDNA, odd lengths, special-use domains) goes
+# to engine.validate.email. Measured: ~3 µs instead of ~100 µs per address; the equivalence is
+# tested against email-validator's own vectors (testdata/validation-vectors/email-validator).
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})")
+try:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES as _SPECIAL
+except ImportError:  # pragma: no cover
+    _SPECIAL = ["arpa", "invalid", "local", "localhost", "onion", "test"]
+_SPECIAL_SUFFIXES = tuple("." + d for d in _SPECIAL)
+
+
+def fast_email(value: Any) -> str | None:
+    """The normalized form of a plain ASCII address (see above), or None when the full
+    validator must decide (never a different answer from :func:`engine.validate.email`)."""
+    if type(value) is not str:
+        return None
+    s = value.strip()
+    m = _PLAIN_EMAIL.fullmatch(s)
+    if m is None or len(s) > 254 or s.index("@") > 64 or "--" in m.group(1):
+        return None
+    domain = m.group(1).lower()
+    if domain in _SPECIAL or domain.endswith(_SPECIAL_SUFFIXES):
+        return None
+    return s[: s.index("@") + 1] + domain
 
 
 def _cell(row: h.Row, name: str, pos: int) -> Any:
@@ -52,7 +83,8 @@ def parse(row: h.Row) -> dict[str, Any]:
     except v.FieldError as e:
         errors.append(str(e))
     try:
-        email = v.email(_cell(row, "email", 1), "email")
+        raw = _cell(row, "email", 1)
+        email = fast_email(raw) or v.email(raw, "email")
         if email is None:
             errors.append("Email is required")
     except v.FieldError as e:

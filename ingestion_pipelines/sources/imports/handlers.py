@@ -141,7 +141,7 @@ def resolve(path: str) -> Callable:
 def check_result(res: Any) -> tuple[bool, Any]:
     """(ok, result-or-error message) from what a handler returned; a malformed return value
     becomes ``(False, "handler returned ... ")``."""
-    if isinstance(res, Mapping) and "ok" in res:
+    if (type(res) is dict or isinstance(res, Mapping)) and "ok" in res:
         if res["ok"] is True:
             return True, res.get("result")
         if res["ok"] is False:
