@@ -25,6 +25,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import psycopg2
 import sqlalchemy as sa
 
 from .load import BatchLoader, PendingRow, TableLoad, run_bisected
@@ -81,6 +82,20 @@ def copy_escape(s: str) -> str:
     return s
 
 
+def _raise_temp_buffers(conn: sa.Connection, size: str = "256MB") -> None:
+    """Give the session's temporary tables ``size`` of local buffers (PostgreSQL's default,
+    8MB, makes a 50,000-row staging batch spill to disk). Only possible before the session's
+    first use of a temporary table; later attempts are ignored."""
+    if conn.info.get("_staged_temp_buffers"):
+        return
+    conn.info["_staged_temp_buffers"] = True
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"SET temp_buffers = '{size}'")
+    except sa.exc.DBAPIError:
+        pass
+
+
 class StagedUpsert:
     """Upserts batches of rows into ``table`` on its natural key.
 
@@ -106,6 +121,7 @@ class StagedUpsert:
         translate = conn.get_execution_options().get("schema_translate_map") or {}
         self.schema = table.schema or translate.get(None)
         self._staging: str | None = None
+        self._plain_ok = True
 
     def _q(self, t: sa.Table) -> str:
         return _quote_qualified(f"{self.schema}.{t.name}" if self.schema else t.name)
@@ -115,6 +131,7 @@ class StagedUpsert:
         if self._staging is None:
             name = f"_stl_{self.table.name}"[:60]
             cols = ", ".join(f'"{c}"' for c in self.columns)
+            _raise_temp_buffers(self.conn)
             self.conn.exec_driver_sql(
                 f'CREATE TEMP TABLE IF NOT EXISTS "{name}" AS SELECT 0::bigint AS _line, {cols} '
                 f"FROM {self._q(self.table)} WITH NO DATA")
@@ -144,6 +161,13 @@ class StagedUpsert:
                 f"RETURNING (xmax = 0) AS ins) "
                 f"SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w")
 
+    def _insert_sql(self, stg: str) -> str:
+        audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
+        collist = ", ".join(f'"{c}"' for c in self.columns + audit_cols)
+        vals = ["now()" if c == "_ingested_at" else f"%({c})s" for c in audit_cols]
+        select = ", ".join([f's."{c}"' for c in self.columns] + vals)
+        return f'INSERT INTO {self._q(self.table)} ({collist}) SELECT {select} FROM "{stg}" s'
+
     def _orphan_sqls(self, stg: str) -> list[tuple[str, ParentRef]]:
         out = []
         for ref in self.refs:
@@ -158,6 +182,7 @@ class StagedUpsert:
             return StagedResult()
         stg = self._ensure_staging()
         upsert = self._upsert_sql(stg)
+        plain = self._insert_sql(stg)
         orphans = self._orphan_sqls(stg)
         collist = ", ".join(["_line"] + [f'"{c}"' for c in self.columns])
         copy_sql = f'COPY "{stg}" ({collist}) FROM STDIN'
@@ -173,12 +198,28 @@ class StagedUpsert:
                     buf.write(f"{line}\t{text}\n")
                 buf.seek(0)
                 cur.copy_expert(copy_sql, buf, size=1 << 20)
+                if orphans and len(batch) > 1000:
+                    cur.execute(f'ANALYZE "{stg}"')  # row estimates, so the anti-joins pick a good plan
                 for sql, ref in orphans:
                     cur.execute(sql)
                     for line, shown in cur.fetchall():
                         res.failed.append((line, f"orphan reference: {ref.label or ref.parent.name} {shown} not found"))
-                cur.execute(upsert, params)
-                ins, upd = cur.fetchone()
+                ins = upd = None
+                if self._plain_ok:
+                    # Fresh rows (the common case) go in with a plain INSERT, cheaper than the
+                    # speculative insertion of ON CONFLICT; the first key that already exists
+                    # rolls this back and switches this loader to the upsert for good.
+                    cur.execute("SAVEPOINT _staged_plain")
+                    try:
+                        cur.execute(plain, params)
+                        ins, upd = cur.rowcount, 0
+                        cur.execute("RELEASE SAVEPOINT _staged_plain")
+                    except psycopg2.errors.UniqueViolation:
+                        cur.execute("ROLLBACK TO SAVEPOINT _staged_plain")
+                        self._plain_ok = False
+                if ins is None:
+                    cur.execute(upsert, params)
+                    ins, upd = cur.fetchone()
             res.inserted, res.updated = ins, upd
             res.unchanged = len(batch) - len(res.failed) - ins - upd
             return [res]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -189,41 +191,73 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
 
 
 def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size, fr: FileResult,
-               failed: FailedRecords | None, progress: ProgressLogger | None) -> None:
+               failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 2) -> None:
+    """Parse in this thread while writer threads send earlier batches to the database, each
+    on its own connection (psycopg2 releases the GIL while the server works), so parsing and
+    COPY/upsert overlap across cores. At most ``2 * writers + 1`` batches are in memory.
+    On PostgreSQL ``writers`` connections write concurrently (each batch is its own
+    transaction); on other dialects one writer uses ``conn``."""
     parser = Parser(entity, tenant_id)
     parse = parser.parse
-    loader = StagedUpsert(conn, table, cols, refs, audit={"_source": obj.uri, "_run_id": run_id})
-    pg = loader.is_postgres
+    audit = {"_source": obj.uri, "_run_id": run_id}
+    pg = conn.dialect.name == "postgresql"
+    writers = max(1, writers) if pg else 1
     seen: dict[Any, int] = {}
-    batch: list[tuple[int, str]] = []
-    raws: list[bytes] = []
+    lock = threading.Lock()
 
     def bad(line: int, reason: str, raw: bytes | None) -> None:
-        fr.failed += 1
-        if failed is not None:
-            failed.add(obj.uri, line, reason, raw)
+        with lock:
+            fr.failed += 1
+            if failed is not None:
+                failed.add(obj.uri, line, reason, raw)
 
-    def flush() -> None:
+    def flush(wconn, loader: StagedUpsert, batch: list[tuple[int, str]], raws: list[bytes]) -> None:
         if pg:
             res: StagedResult = loader.load_copy(batch)
         else:
             res = loader.load_values([(ln, copy_to_values(entity, t)) for ln, t in batch])
-        fr.inserted += res.inserted
-        fr.updated += res.updated
-        fr.unchanged += res.unchanged
+        wconn.commit()
+        with lock:
+            fr.inserted += res.inserted
+            fr.updated += res.updated
+            fr.unchanged += res.unchanged
+            if progress is not None:
+                progress.tick(len(batch))
         if res.failed:
-            first = batch[0][0]
-            by_line = {ln: raws[i] for i, (ln, _) in enumerate(batch)} if batch[-1][0] - first + 1 != len(batch) else None
+            by_line = {ln: raws[i] for i, (ln, _) in enumerate(batch)}
             for ln, reason in res.failed:
-                raw = by_line.get(ln) if by_line is not None else raws[ln - first]
-                bad(ln, reason, raw)
-        conn.commit()
-        if progress is not None:
-            progress.tick(len(batch))
-        batch.clear()
-        raws.clear()
+                bad(ln, reason, by_line.get(ln))
 
+    work: queue.Queue = queue.Queue(maxsize=writers)
+    errors: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        own = index > 0 or writers > 1
+        wconn = conn.engine.connect() if own else conn
+        try:
+            loader = StagedUpsert(wconn, table, cols, refs, audit=audit)
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                if errors:
+                    continue  # drain after a failure
+                try:
+                    flush(wconn, loader, *item)
+                except BaseException as exc:  # re-raised in the reading thread
+                    errors.append(exc)
+                    wconn.rollback()
+        finally:
+            if own:
+                wconn.close()
+
+    threads = [threading.Thread(target=writer, args=(i,), name=f"tenants-writer-{entity}-{i}", daemon=True)
+               for i in range(writers)]
+    for t in threads:
+        t.start()
     lines, close = _open_lines(store, obj)
+    batch: list[tuple[int, str]] = []
+    raws: list[bytes] = []
     try:
         n = 0
         for raw in lines:
@@ -244,8 +278,17 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             batch.append((n, text))
             raws.append(raw)
             if len(batch) >= batch_size:
-                flush()
-        if batch:
-            flush()
+                if errors:
+                    break
+                work.put((batch, raws))
+                batch, raws = [], []
+        if batch and not errors:
+            work.put((batch, raws))
     finally:
+        for _ in threads:
+            work.put(None)
+        for t in threads:
+            t.join()
         close()
+    if errors:
+        raise errors[0]

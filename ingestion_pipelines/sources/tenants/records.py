@@ -202,7 +202,12 @@ class Parser:
                     raise BadLine(f"missing required field {f}")
                 parts.append("\\N")
             else:
-                parts.append(conv(v))
+                try:
+                    parts.append(conv(v))
+                except BadLine:
+                    raise
+                except ValueError as e:  # e.g. a NUL character, which no text column can store
+                    raise BadLine(f"{f}: {e}") from None
         return "\t".join(parts), obj[self.id_field]
 
 
