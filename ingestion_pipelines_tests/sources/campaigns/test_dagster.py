@@ -129,3 +129,28 @@ def test_run_config_helper_drops_sfa_when_asked():
     cfg = sync_run_config("x.csv", None, True, sfa=False)
     assert set(cfg["ops"]) == {"campaigns_sync", "campaigns__campaign_playlists"}
     assert cfg["ops"]["campaigns_sync"]["config"] == {"csv": "x.csv", "dry_run": True}
+
+
+def test_sensor_on_s3_landing(sqlite_warehouse, s3_store):
+    s3_store.put_file(f"{PREFIX}new.csv", SAMPLE_CSV)
+    sensor = _defs(sqlite_warehouse, s3_store).resolve_sensor_def("campaigns_landing_sensor")
+    with DagsterInstance.ephemeral() as inst:
+        res = sensor(build_sensor_context(instance=inst, resources={"blob_store": s3_store}))
+        (req,) = res.run_requests
+        assert req.job_name == "campaigns_sync_job" and req.run_key.startswith(f"csv:{PREFIX}new.csv:")
+        csv_uri = req.run_config["ops"]["campaigns_sync"]["config"]["csv"]
+        assert csv_uri.startswith("s3://")
+        job = _defs(sqlite_warehouse, s3_store).resolve_job_def("campaigns_sync_job")
+        result = job.execute_in_process(run_config=req.run_config, instance=inst)
+        assert result.success and sqlite_warehouse.count(schema.spotify_campaigns) == 664
+
+
+def test_dagster_cli_materializes_the_sync(tmp_path):
+    env = _cli_env(tmp_path)
+    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "ingestion_pipelines.definitions",
+           "--select", "campaigns/campaign_csv,campaigns/clients,campaigns/vendors,campaigns/campaign_groups,"
+           "campaigns/spotify_campaigns"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    wh = WarehouseResource(url=env["WAREHOUSE_URL"])
+    assert wh.count(schema.spotify_campaigns) == 664 and wh.count(schema.clients) == 203

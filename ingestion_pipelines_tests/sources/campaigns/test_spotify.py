@@ -152,3 +152,30 @@ def test_unreachable_api_fails_soft_with_the_reason(sqlite_warehouse):
     with wh.engine.connect() as conn:
         errs = conn.execute(sa.select(C.c.sfa_error).where(C.c.sfa_error.is_not(None))).scalars().all()
     assert len(errs) == 5 and wh.count(C, C.c.sfa_url.is_not(None)) == 204
+
+
+def test_sfa_asset_with_resource_from_spotify_variables(sqlite_warehouse, local_store, httpserver, testdata, monkeypatch):
+    from dagster import DagsterInstance, Definitions
+
+    from ingestion_pipelines.launch import materializations
+    from ingestion_pipelines.sources.campaigns.assets import campaigns_sync, integrity_report, sfa_urls
+    from ingestion_pipelines.sources.campaigns.definitions import spotify_resource
+
+    api = SpotifyStandIn(testdata, set(), set())
+    api.fail_next = []
+    httpserver.expect_request("/api/token", method="POST").respond_with_handler(api.token)
+    httpserver.expect_request("/v1/tracks", method="GET").respond_with_handler(api.tracks)
+    monkeypatch.setenv("SPOTIFY_CLIENT_ID", "cid")
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("SPOTIFY_API_BASE_URL", httpserver.url_for("/v1"))
+    monkeypatch.setenv("SPOTIFY_TOKEN_URL", httpserver.url_for("/api/token"))
+    api.expire_after = 10_000
+    d = Definitions(assets=[campaigns_sync, sfa_urls, integrity_report],
+                    resources={"warehouse": sqlite_warehouse, "blob_store": local_store, "spotify": spotify_resource()})
+    result = d.resolve_implicit_global_asset_job_def().execute_in_process(instance=DagsterInstance.ephemeral())
+    md = materializations(result)["campaigns/sfa_urls"]
+    assert (md["candidates"], md["updated"], md["failed"]) == (414, 369, 45)
+    assert md["dagster/row_count"] == 204 + 369
+    body = local_store.get_bytes(local_store.key_from_uri(md["failed_rows_file"])).decode()
+    assert body.count("no Spotify track URL in the sheet") == 45
+    assert "cid" not in repr(spotify_resource()) and "secret" not in str(md)
