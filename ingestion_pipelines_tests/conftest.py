@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,23 @@ TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@contextmanager
+def patched_env(set_: dict[str, str], unset: tuple[str, ...] = ()):
+    """Set and unset environment variables for a block, restoring them afterwards."""
+    saved = {k: os.environ.get(k) for k in (*set_, *unset)}
+    os.environ.update(set_)
+    for k in unset:
+        os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def service_missing(reason: str) -> None:
@@ -33,19 +51,11 @@ def service_missing(reason: str) -> None:
 def _isolated_state(tmp_path_factory):
     """Keep tests away from the developer's own state dir, warehouse and DAGSTER_HOME."""
     state = tmp_path_factory.mktemp("state")
-    saved = {k: os.environ.get(k) for k in ("INGEST_STATE_DIR", "DAGSTER_HOME", "WAREHOUSE_URL", "STORAGE_URL")}
-    os.environ["INGEST_STATE_DIR"] = str(state)
-    os.environ["DAGSTER_HOME"] = str(state / "dagster_home")
-    os.environ.pop("WAREHOUSE_URL", None)
-    os.environ.pop("STORAGE_URL", None)
     (state / "dagster_home").mkdir()
     (state / "dagster_home" / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
-    yield state
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with patched_env({"INGEST_STATE_DIR": str(state), "DAGSTER_HOME": str(state / "dagster_home")},
+                     unset=("WAREHOUSE_URL", "STORAGE_URL")):
+        yield state
 
 
 @pytest.fixture
@@ -141,15 +151,9 @@ def s3_endpoint():
     url = f"http://127.0.0.1:{port}"
     env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield url
+    with patched_env(env):
+        yield url
     server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture
