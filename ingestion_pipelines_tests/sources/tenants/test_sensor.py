@@ -1,0 +1,52 @@
+"""The landing sensor's listing paged across ticks (moto S3 and local), and run keys that
+follow content, not names or times."""
+
+import pytest
+
+from ingestion_pipelines.sources.tenants.generator import generate
+from ingestion_pipelines.sources.tenants.sensors import plan_tick
+from ingestion_pipelines.sources.tenants.upload import plan_uploads, upload
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_paged_ticks_cover_every_tenant_once(tmp_path, request, kind):
+    store = request.getfixturevalue("local_store" if kind == "local" else "s3_store")
+    summary = generate(tmp_path / "gen", tenants=3, products_per_tenant=5, orders_per_tenant=20, chunk_size=5, seed=2)
+    plan = plan_uploads(tmp_path / "gen")
+    upload(store, plan)
+    store.put_bytes("tenants/README.txt", b"not data")  # ignored
+    store.put_bytes(f"tenants/{summary.tenants[0]}/notes.ndjson", b"{}")  # not a data file name: ignored
+    cursor, ticks, requested, tenants_new = None, 0, {}, set()
+    while True:
+        ticks += 1
+        new, keys, csv_token, cursor = plan_tick(store, cursor, known=tenants_new, page_size=7)
+        tenants_new |= set(new)
+        for tid, rk in keys.items():
+            requested.setdefault(tid, []).append(rk)
+        if csv_token:
+            requested.setdefault("csv", []).append(csv_token)
+        if '"start_after"' not in cursor:
+            break
+    assert ticks == -(-(len(plan) + 2) // 7)  # every object listed once, 7 per tick
+    assert tenants_new == set(summary.tenants)
+    assert set(requested) == set(summary.tenants) | {"csv"}
+    # nothing new: nothing requested
+    new, keys, csv_token, cursor2 = plan_tick(store, cursor, known=tenants_new)
+    assert (new, keys, csv_token) == ([], {}, None)
+    # the same content re-uploaded later gets the same run key (so Dagster skips it)...
+    tid = summary.tenants[1]
+    one = [p for p in plan if p.tenant_id == tid]
+    import time
+
+    time.sleep(1.1)
+    upload(store, one)
+    _, keys_same, _, cursor3 = plan_tick(store, cursor2, known=tenants_new)
+    _, keys_all, _, _ = plan_tick(store, None, known=tenants_new, page_size=10_000)
+    assert set(keys_same) == {tid} and keys_same[tid] == keys_all[tid]
+    # ...while changed content gets a new one
+    # (S3 last-modified times have 1 s resolution and the cursor is a strict "newer than")
+    time.sleep(1.1)
+    key = one[0].key
+    store.put_bytes(key, store.get_bytes(key) + b"\n")
+    _, keys_changed, _, _ = plan_tick(store, cursor3, known=tenants_new)
+    assert set(keys_changed) == {tid} and keys_changed[tid] != keys_same[tid]
