@@ -157,11 +157,15 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
     stop = threading.Event()
     watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
     watcher.start()
+    queued_since, warned = time.monotonic(), False
     try:
         while True:
             status = client.get_run_status(run_id).value
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
+            if status == "QUEUED" and not warned and time.monotonic() - queued_since > 30:
+                click.echo(f"\nrun {run_id} is still queued: is dagster-daemon running for this instance?", err=True)
+                warned = True
             time.sleep(1.0)
     finally:
         stop.set()
