@@ -239,3 +239,37 @@ def test_cli_import_file_wait_and_status(tmp_path, monkeypatch):
     assert json.loads(r2.output)["processed_rows"] == 8
     assert CliRunner().invoke(main, ["import-status", "nope"]).exit_code == 1
     assert CliRunner().invoke(main, ["import-file", "employees", str(tmp_path / "missing.csv")]).exit_code == 2
+
+
+def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_store, tmp_path):
+    """What the UI's "Terminate" does first: the run is marked CANCELING; the asset sees it
+    between batches, ends the job `cancelled` with result files, and keeps committed rows."""
+    from dagster import DagsterInstance, DagsterRunStatus
+
+    src = _big_csv(tmp_path / "term.csv", 300)
+    inst = DagsterInstance.ephemeral()
+    box = {}
+    cfg = run_config("employees", str(src), "term-1", batch_size=10, handler_path=f"{H}.slow_batch_handler",
+                     sleep="0.1")
+    t = threading.Thread(target=lambda: box.setdefault("r", materialize(
+        [import_job], resources={"warehouse": sqlite_warehouse, "blob_store": local_store}, run_config=cfg,
+        instance=inst)))
+    t.start()
+    deadline = time.time() + 30
+    run = None
+    while time.time() < deadline:
+        runs = inst.get_runs()
+        if runs and runs[0].status == DagsterRunStatus.STARTED:
+            j = jobs.get_job(sqlite_warehouse.engine, "term-1") if sa.inspect(
+                sqlite_warehouse.engine).has_table("import_jobs") else None
+            if j and j["status"] == "running":
+                run = runs[0]
+                break
+        time.sleep(0.05)
+    assert run is not None
+    inst.report_run_canceling(run)
+    t.join(60)
+    job = jobs.get_job(sqlite_warehouse.engine, "term-1")
+    assert job["status"] == "cancelled" and 0 < job["processed_rows"] < 300
+    assert len(_emails(sqlite_warehouse)) == job["success_count"] == job["processed_rows"]
+    assert job["success_file"]["rows"] == job["processed_rows"]
