@@ -31,7 +31,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from ingestion_pipelines.resources.warehouse import WarehouseResource  # noqa: E402
 from ingestion_pipelines.sources.campaigns import schema  # noqa: E402
-from ingestion_pipelines.sources.campaigns.normalise import track_ids  # noqa: E402
+from ingestion_pipelines.sources.campaigns.normalise import _MEMO, track_ids  # noqa: E402
 from ingestion_pipelines.sources.campaigns.sync import parse_csv, sync_campaign_tables  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "campaigns" / "Spotify Playlisting-All Campaigns.csv"
@@ -52,6 +52,8 @@ def scaled_csv(copies: int, path: Path) -> int:
                 r2 = list(r)
                 if r2[0].strip():
                     r2[0] = r2[0].replace(" - ", f" {k} - ", 1) if k else r2[0]
+                if k:  # every copy has its own clients' emails (no free cache hits across copies)
+                    r2[16] = r2[16].replace("@", f"+{k}@")
                 try:
                     ids = track_ids(r2[8])
                 except ValueError:
@@ -73,6 +75,7 @@ def timed(fn):
 def bench(url: str, schema_name: str | None, path: Path, rows: int) -> list[str]:
     wh = WarehouseResource(url=url, schema_name=schema_name)
     wh.setup(schema.metadata)
+    _MEMO.clear()  # a cold start for each warehouse
     parsed, t_parse = timed(lambda: parse_csv(path))
 
     def sync():

@@ -95,6 +95,26 @@ def _preview(title: str, rep: IngestReport, extra: dict | None = None) -> Metada
     return MetadataValue.md("\n".join(lines))
 
 
+def run_terminating(context: AssetExecutionContext):
+    """A ``should_stop()`` for long loops: True once the run is being terminated (CANCELING),
+    looked up at most every 2 s."""
+    import time
+
+    from dagster import DagsterRunStatus
+
+    last = {"t": 0.0, "stop": False}
+
+    def check() -> bool:
+        now = time.monotonic()
+        if now - last["t"] >= 2.0:
+            last["t"] = now
+            run = context.instance.get_run_by_id(context.run_id)
+            last["stop"] = run is not None and run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED)
+        return last["stop"]
+
+    return check
+
+
 def _failed_file(store: BlobStore, run_id: str, name: str, rep: IngestReport, header: list[str]) -> str:
     if rep.dry_run or not rep.failures:
         return ""
@@ -176,7 +196,9 @@ def sfa_urls(context: AssetExecutionContext, config: SfaConfig, warehouse: Wareh
     warehouse.setup(metadata)
     with warehouse.connect(dry_run=config.dry_run) as conn:
         res = resolve_sfa_urls(conn, spotify, dry_run=config.dry_run, batch_size=config.batch_size,
-                               limit=config.limit or None, log=context.log)
+                               limit=config.limit or None, log=context.log, should_stop=run_terminating(context))
+    if res.stopped:
+        context.log.warning("sfa_urls: run terminated; the batches done so far are committed, the next run resumes")
     unresolved_uri = ""
     if res.unresolved and not config.dry_run:
         unresolved_uri = write_rows(blob_store, f"campaigns/results/{context.run_id}/sfa_unresolved.csv",
@@ -193,7 +215,7 @@ def sfa_urls(context: AssetExecutionContext, config: SfaConfig, warehouse: Wareh
             spotify_campaigns.c.sfa_url.is_not(None), spotify_campaigns.c.sfa_url != "")).scalar()
     return MaterializeResult(metadata={
         "dagster/row_count": int(with_sfa or 0), "candidates": res.candidates, "updated": len(res.resolved),
-        "inserted": 0, "unchanged": 0, "skipped": 0, "failed": len(res.unresolved), "dry_run": config.dry_run,
+        "inserted": 0, "unchanged": 0, "skipped": 0, "failed": len(res.unresolved), "dry_run": config.dry_run, "stopped": res.stopped,
         "failed_rows_file": unresolved_uri, "preview": MetadataValue.md("\n".join(md)),
     })
 

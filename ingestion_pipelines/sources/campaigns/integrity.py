@@ -82,6 +82,9 @@ def integrity_metrics(conn: sa.Connection) -> dict[str, Any]:
         "active_complete_without_data": count(c, no_data),
         "active_without_data_sample": [r[0] for r in conn.execute(
             sa.select(c.c.campaign).where(no_data, c.c.status == "Active").order_by(c.c.campaign).limit(20))],
+        "other_status_values": {str(k or "(blank)"): int(n) for k, n in conn.execute(
+            sa.select(c.c.status_raw, sa.func.count()).where(c.c.status == "Other")
+            .group_by(c.c.status_raw).order_by(c.c.status_raw))},
         "sfa_unresolved_by_reason": {str(k): int(n) for k, n in conn.execute(
             sa.select(c.c.sfa_error, sa.func.count()).where(c.c.sfa_error.is_not(None), ~has_sfa)
             .group_by(c.c.sfa_error).order_by(c.c.sfa_error))},
@@ -122,6 +125,9 @@ def integrity_markdown(m: dict[str, Any]) -> str:
         f"| {warn if m['invalid_statuses'] else ok} Invalid statuses | {m['invalid_statuses']} | |",
         f"| {warn if m['duplicates'] else ok} Duplicates (same track or name) | {m['duplicates']} | |",
     ]
+    if m["other_status_values"]:
+        lines += ["", "**Statuses read as Other (raw values in the sheet)**", ""]
+        lines += [f"- {raw}: {n}" for raw, n in m["other_status_values"].items()]
     if m["sfa_unresolved_by_reason"]:
         lines += ["", "**SFA URLs not resolved, by reason**", ""]
         lines += [f"- {reason}: {n}" for reason, n in m["sfa_unresolved_by_reason"].items()]

@@ -130,6 +130,37 @@ class CampaignSong:
     record: Mapping[str, Any] = field(default_factory=dict)
 
 
+_MEMO: dict[tuple, tuple[bool, Any]] = {}
+_MEMO_MAX = 100_000
+
+
+def memo(fn, value: Any, fname: str, *args: Any) -> Any:
+    """``fn(value, fname, *args)`` remembered per distinct cell value: a spreadsheet repeats the
+    same client email, vendor, date and price on many rows, and email/date parsing is most of
+    the parse time (BENCHMARKS.md). Errors are remembered too; lists come back as copies."""
+    try:
+        k = (fn, value, fname, args)
+        hit = _MEMO.get(k)
+    except TypeError:  # unhashable value
+        return fn(value, fname, *args)
+    if hit is None:
+        try:
+            hit = (True, fn(value, fname, *args))
+        except v.FieldError as e:
+            hit = (False, e)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[k] = hit
+    ok, res = hit
+    if not ok:
+        raise v.FieldError(res.field, res.message)
+    return list(res) if isinstance(res, list) else res
+
+
+def _track_ids(cell: Any, _fname: str) -> list[str]:
+    return track_ids(cell)
+
+
 def _emails(cell: Any, fname: str) -> list[str]:
     if v.is_blank(cell):
         return []
@@ -146,7 +177,7 @@ def parse_row(row: int, data: Mapping[str, Any]) -> list[CampaignSong]:
 
     def get(name: str, fn, *args):
         try:
-            return fn(data.get(name), name, *args)
+            return memo(fn, data.get(name), name, *args)
         except v.FieldError as e:
             errors.append(e)
             return None
@@ -156,7 +187,7 @@ def parse_row(row: int, data: Mapping[str, Any]) -> list[CampaignSong]:
         errors.append(v.FieldError("Campaign", "is required"))
         raise v.RowError(errors)
     artist, songs = split_campaign(cell)
-    tids = get("URL", lambda c, _n: track_ids(c)) or []
+    tids = get("URL", _track_ids) or []
     if len(tids) > len(songs):
         errors.append(v.FieldError("URL", f"{len(tids)} track links for {len(songs)} song(s)"))
     client_emails = get("Client Email", _emails) or []
