@@ -170,6 +170,7 @@ def _entity_asset(entity: str):
             "rows_read": res.total("rows_read"), "files_loaded": len(loaded), "files_skipped": len(skipped_files),
             "failed_rows_file": uri or "",
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
+            **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items()},
         }
         check_results = [AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=meta,
                                           severity=AssetCheckSeverity.ERROR)

@@ -84,6 +84,8 @@ class FileResult:
     unchanged: int = 0
     failed: int = 0
     error: str | None = None
+    #: database seconds per phase (copy, orphans, write), summed over the writer connections
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +100,14 @@ class EntityResult:
 
     def total(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files)
+
+    def timings(self) -> dict[str, float]:
+        """Database seconds per phase over all files (see :class:`FileResult`)."""
+        out: dict[str, float] = {}
+        for f in self.files:
+            for k, v in f.timings.items():
+                out[k] = out.get(k, 0.0) + v
+        return out
 
 
 class FailedRecords:
@@ -194,7 +204,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 2) -> None:
     """Parse in this thread while writer threads send earlier batches to the database, each
     on its own connection (psycopg2 releases the GIL while the server works), so parsing and
-    COPY/upsert overlap across cores. At most ``2 * writers + 1`` batches are in memory.
+    COPY/upsert overlap across cores. At most ``writers + 2`` batches are in memory.
     On PostgreSQL ``writers`` connections write concurrently (each batch is its own
     transaction); on other dialects one writer uses ``conn``."""
     parser = Parser(entity, tenant_id)
@@ -228,7 +238,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             for ln, reason in res.failed:
                 bad(ln, reason, by_line.get(ln))
 
-    work: queue.Queue = queue.Queue(maxsize=writers)
+    work: queue.Queue = queue.Queue(maxsize=1)
     errors: list[BaseException] = []
 
     def writer(index: int) -> None:
@@ -239,6 +249,9 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             while True:
                 item = work.get()
                 if item is None:
+                    with lock:
+                        for k, v in loader.timings.items():
+                            fr.timings[k] = fr.timings.get(k, 0.0) + v
                     return
                 if errors:
                     continue  # drain after a failure
