@@ -42,14 +42,20 @@ from ...engine.load import is_row_error
 
 class Row(list):
     """One input row: a ``list`` of cell values in column order, plus ``columns`` (the header
-    names) and :meth:`get` by column name (case-insensitive, surrounding spaces ignored)."""
+    names) and :meth:`get` by column name (case-insensitive, surrounding spaces ignored).
 
-    __slots__ = ("columns", "_index")
+    ``Row(values, columns)`` works anywhere; the import runner uses :func:`row_class` so that
+    building a row costs no more than building a list."""
 
-    def __init__(self, values: Sequence[Any], columns: Sequence[str], index: Mapping[str, int] | None = None):
+    columns: Sequence[str] = ()
+    _index: Mapping[str, int] = {}
+
+    def __init__(self, values: Sequence[Any] = (), columns: Sequence[str] | None = None,
+                 index: Mapping[str, int] | None = None):
         super().__init__(values)
-        self.columns = columns
-        self._index = index if index is not None else column_index(columns)
+        if columns is not None:
+            self.columns = columns
+            self._index = index if index is not None else column_index(columns)
 
     def get(self, name: str, default: Any = None) -> Any:
         i = self._index.get(name.strip().casefold())
@@ -59,6 +65,15 @@ class Row(list):
 
     def has(self, name: str) -> bool:
         return name.strip().casefold() in self._index
+
+
+def row_class(columns: Sequence[str]) -> type[Row]:
+    """A :class:`Row` subclass bound to ``columns`` (``cls(values)`` builds a row at list speed)."""
+    return type("Row", (_BoundRow,), {"columns": list(columns), "_index": column_index(columns)})
+
+
+class _BoundRow(Row):
+    __init__ = list.__init__  # type: ignore[assignment]
 
 
 def column_index(columns: Sequence[str]) -> dict[str, int]:

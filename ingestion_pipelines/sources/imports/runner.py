@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import orjson
+
 from ...engine import readers
 from ...engine.landing import resolve_location
 from ...engine.result_files import ResultFileWriter
@@ -146,7 +148,10 @@ def _result_text(res: Any) -> str:
         return ""
     if isinstance(res, str):
         return res
-    return json.dumps(res, default=str, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(res, default=str).decode()
+    except TypeError:  # e.g. non-str dict keys orjson refuses
+        return json.dumps(res, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, file: str,
@@ -256,7 +261,7 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
                 if rec.data is not None:
                     columns = [str(k) for k in rec.data]
                     break
-        index = h.column_index(columns)
+        row_cls = h.row_class(columns)
         if enable_files:
             writers["success"] = ResultFileWriter(columns + ["import_result"], fmt_out, settings.temp_dir())
             writers["failed"] = ResultFileWriter(columns + ["import_error"], fmt_out, settings.temp_dir())
@@ -276,7 +281,7 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
                 vals = list(d.values())
             else:
                 vals = [d.get(c) for c in columns]
-            return h.Row(vals, columns, index)
+            return row_cls(vals)
 
         def raw_cells(rec: readers.SourceRecord) -> list[Any]:
             raw = rec.raw
