@@ -151,7 +151,7 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
         raise Failure(description=f"{loc.uri}: {e}") from None
     context.log.info(f"{loc.uri}: {parsed.rows_read} rows, {len(parsed.songs)} campaign songs, "
                      f"{len(parsed.failed)} failed, {len(parsed.duplicates)} duplicates")
-    progress = ProgressLogger(context.log, "campaigns sync", every_rows=1000)
+    progress = ProgressLogger(context.log, "campaigns sync (rows of all 4 tables)", every_rows=1000)
     audit = {"_source": loc.uri, "_run_id": context.run_id}
     with warehouse.connect(dry_run=config.dry_run) as conn:
         res = sync_campaign_tables(conn, parsed, dry_run=config.dry_run, batch_size=config.batch_size, audit=audit,

@@ -154,3 +154,20 @@ def test_dagster_cli_materializes_the_sync(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     wh = WarehouseResource(url=env["WAREHOUSE_URL"])
     assert wh.count(schema.spotify_campaigns) == 664 and wh.count(schema.clients) == 203
+
+
+def test_not_a_campaign_sheet_fails_the_run_and_is_recorded(sqlite_warehouse, local_store, tmp_path):
+    from ingestion_pipelines.engine.ledger import ingest_files
+
+    bad = tmp_path / "orders.csv"
+    bad.write_text("order_id,total\n1,2\n")
+    job = _defs(sqlite_warehouse, local_store).resolve_job_def("campaigns_sync_job")
+    result = job.execute_in_process(run_config={"ops": {"campaigns_sync": {"config": {"csv": str(bad)}}}},
+                                    instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "no 'Campaign' column" in failure.event_specific_data.error.message
+    with sqlite_warehouse.engine.connect() as conn:
+        (row,) = conn.execute(sa.select(ingest_files.c.status, ingest_files.c.error)).all()
+    assert row.status == "failed" and "Campaign" in row.error
+    assert sqlite_warehouse.count(schema.spotify_campaigns) == 0
