@@ -98,6 +98,33 @@ def drop_schema(pg: str, schema: str) -> None:
     eng.dispose()
 
 
+def raw_copy(pg: str, path: Path) -> dict:
+    """The floor: PostgreSQL COPY of the same CSV into an unindexed text table."""
+    schema = fresh_schema(pg)
+    eng = sa.create_engine(pg.replace("postgresql://", "postgresql+psycopg2://", 1))
+    try:
+        with eng.begin() as c:
+            c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            with open(path) as f:
+                cols = f.readline().strip().split(",")
+            c.exec_driver_sql(f'CREATE TABLE "{schema}".raw ({", ".join(f"{x} text" for x in cols)})')
+        raw = eng.raw_connection()
+        t0 = time.perf_counter()
+        with raw.cursor() as cur, open(path) as f:
+            cur.copy_expert(f'COPY "{schema}".raw FROM STDIN WITH (FORMAT csv, HEADER true)', f)
+        raw.commit()
+        dt_ = time.perf_counter() - t0
+        raw.close()
+        with eng.connect() as c:
+            n = c.exec_driver_sql(f'SELECT count(*) FROM "{schema}".raw').scalar()
+    finally:
+        eng.dispose()
+        drop_schema(pg, schema)
+    return {"rows": n, "ok": n, "failed": 0, "seconds": round(dt_, 2), "rows_per_s": round(n / dt_),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "status": "succeeded", "files": False}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pg", default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
@@ -106,7 +133,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000", help="row counts for the peak-RSS comparison")
     ap.add_argument("--pad", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=500)
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: batch,noprogress,row,rss")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: copy,batch,noprogress,row,rss")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     tmp = Path(tempfile.mkdtemp(prefix="bench-imports-"))
@@ -128,6 +155,9 @@ def main() -> None:
         print(label, r, file=sys.stderr)
         return r
 
+    if "copy" not in skip:
+        results["raw COPY (reference)"] = raw_copy(a.pg, big)
+        print("raw COPY", results["raw COPY (reference)"], file=sys.stderr)
     if "batch" not in skip:
         run("batch handler, progress on", big, fast, True)
     if "noprogress" not in skip:

@@ -273,3 +273,15 @@ def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_sto
     assert job["status"] == "cancelled" and 0 < job["processed_rows"] < 300
     assert len(_emails(sqlite_warehouse)) == job["success_count"] == job["processed_rows"]
     assert job["success_file"]["rows"] == job["processed_rows"]
+
+
+def test_settings_result_files_switches(sqlite_warehouse, local_store, monkeypatch):
+    monkeypatch.setenv("IMPORT_S3_PREFIX", "custom/results-root")
+    o = run_import(sqlite_warehouse, local_store, "employees", str(DATA / "employees.csv"),
+                   ImportOptions(create_result_file_records=False), job_id="s1")
+    assert "/custom/results-root/results/s1/" in o.failed_file["uri"]  # written...
+    assert jobs.get_job(sqlite_warehouse.engine, "s1")["failed_file"] is None  # ...but not recorded
+    monkeypatch.setenv("IMPORT_ENABLE_RESULT_FILES", "false")
+    o = run_import(sqlite_warehouse, local_store, "employees", str(DATA / "employees.csv"), job_id="s2")
+    assert o.success_file is None and o.failed_file is None and o.failure_count == 3
+    assert not list(local_store.list("custom/results-root/results/s2"))
