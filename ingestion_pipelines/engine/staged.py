@@ -171,13 +171,21 @@ class StagedUpsert:
         select = ", ".join([f's."{c}"' for c in self.columns] + vals)
         return f'INSERT INTO {self._q(self.table)} ({collist}) SELECT {select} FROM "{stg}" s'
 
-    def _orphan_sqls(self, stg: str) -> list[tuple[str, ParentRef]]:
+    def _orphan_sqls(self, stg: str) -> list[tuple[str, str, ParentRef]]:
+        """Per reference: a query for the *distinct* referenced keys of the batch that have no
+        parent (items of one order share its key, so there are fewer probes than rows), and a
+        statement removing the staged rows with those keys, returning their line numbers."""
         out = []
         for ref in self.refs:
-            cond = " AND ".join(f'p."{pc}" = s."{cc}"' for cc, pc in zip(ref.columns, ref.parent_columns))
-            shown = " || '/' || ".join(f's."{cc}"::text' for cc in ref.columns)
-            out.append((f'DELETE FROM "{stg}" s WHERE NOT EXISTS (SELECT 1 FROM {self._q(ref.parent)} p '
-                        f"WHERE {cond}) RETURNING s._line, {shown}", ref))
+            cc = ", ".join(f'"{c}"' for c in ref.columns)
+            cond = " AND ".join(f'p."{pc}" = k."{c}"' for c, pc in zip(ref.columns, ref.parent_columns))
+            find = (f'SELECT {", ".join(f"k.{chr(34)}{c}{chr(34)}" for c in ref.columns)} '
+                    f'FROM (SELECT DISTINCT {cc} FROM "{stg}") k '
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {self._q(ref.parent)} p WHERE {cond})")
+            shown = " || '/' || ".join(f's."{c}"::text' for c in ref.columns)
+            delete = (f'DELETE FROM "{stg}" s WHERE ({cc}) IN (SELECT {cc} FROM _staged_missing) '
+                      f"RETURNING s._line, {shown}")
+            out.append((find, delete, ref))
         return out
 
     def load_copy(self, rows: Sequence[tuple[int, str]]) -> StagedResult:
@@ -205,14 +213,21 @@ class StagedUpsert:
                 cur.copy_expert(copy_sql, buf, size=1 << 20)
                 t1 = clock()
                 if orphans:
-                    # One index probe per staged row into the parent's natural-key index: cost
-                    # proportional to the batch, not to the (growing) parent table, which a hash
-                    # or merge anti-join would scan and sort on every batch.
-                    cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
-                for sql, ref in orphans:
-                    cur.execute(sql)
+                    # Statistics for the batch, so the planner picks index probes (small batch,
+                    # big parent) or a hash anti-join (big batch, small parent) itself.
+                    cur.execute(f'ANALYZE "{stg}"')
+                for find, delete, ref in orphans:
+                    cur.execute(find)
+                    missing = cur.fetchall()
+                    if not missing:
+                        continue
+                    cur.execute("CREATE TEMP TABLE IF NOT EXISTS _staged_missing AS " + find + " WITH NO DATA")
+                    cur.execute("TRUNCATE _staged_missing")
+                    cur.execute("INSERT INTO _staged_missing " + find)
+                    cur.execute(delete)
                     for line, shown in cur.fetchall():
                         res.failed.append((line, f"orphan reference: {ref.label or ref.parent.name} {shown} not found"))
+                    cur.execute("DROP TABLE _staged_missing")
                 t2 = clock()
                 ins = upd = None
                 if self._plain_ok:
