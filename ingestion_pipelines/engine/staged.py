@@ -164,6 +164,15 @@ class StagedUpsert:
                 f"RETURNING (xmax = 0) AS ins) "
                 f"SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w")
 
+    def analyze_parents(self) -> None:
+        """``ANALYZE`` the parent tables' referenced columns (PostgreSQL), so the orphan checks
+        plan with current row counts after a bulk load of the parents. Call once per load."""
+        if not self.is_postgres:
+            return
+        for ref in self.refs:
+            cols = ", ".join(f'"{c}"' for c in ref.parent_columns)
+            self.conn.exec_driver_sql(f"ANALYZE {self._q(ref.parent)} ({cols})")
+
     def _insert_sql(self, stg: str) -> str:
         audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
         collist = ", ".join(f'"{c}"' for c in self.columns + audit_cols)
@@ -195,6 +204,7 @@ class StagedUpsert:
         upsert = self._upsert_sql(stg)
         plain = self._insert_sql(stg)
         orphans = self._orphan_sqls(stg)
+        ref_cols = ", ".join(dict.fromkeys(f'"{c}"' for r in self.refs for c in r.columns))
         collist = ", ".join(["_line"] + [f'"{c}"' for c in self.columns])
         copy_sql = f'COPY "{stg}" ({collist}) FROM STDIN'
         params = {c: self.audit.get(c) for c in AUDIT_COLUMNS if c != "_ingested_at"}
@@ -215,7 +225,7 @@ class StagedUpsert:
                 if orphans:
                     # Statistics for the batch, so the planner picks index probes (small batch,
                     # big parent) or a hash anti-join (big batch, small parent) itself.
-                    cur.execute(f'ANALYZE "{stg}"')
+                    cur.execute(f'ANALYZE "{stg}" ({ref_cols})')
                 for find, delete, ref in orphans:
                     cur.execute(find)
                     missing = cur.fetchall()

@@ -165,6 +165,7 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     cols = columns(entity)
     refs = parent_refs(entity)
     progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
+    analyzed = False
     for obj in landed_files(store, tenant_id, entity):
         name = posixpath.basename(obj.key)
         loc = Location(uri=obj.uri, store=store, key=obj.key)
@@ -176,6 +177,9 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
             continue
         record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="running",
                     run_id=run_id, tenant_id=tenant_id)
+        if refs and not analyzed:
+            StagedUpsert(conn, table, cols, refs).analyze_parents()
+            analyzed = True
         conn.commit()
         fr = FileResult(obj.uri, name, "loaded")
         try:
