@@ -342,9 +342,12 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
                 log.info(f"import {job_id}: {state['processed']:,}{of} rows{pc}, ok={state['ok']:,} "
                          f"failed={state['failed']:,}, {rate:,.0f} rows/s")
                 if batch_no % flush_n == 0:
-                    jobs.update_job(engine, job_id, processed_rows=state["processed"], success_count=state["ok"],
-                                    failure_count=state["failed"], percentage=pct)
-                if jobs.job_status(engine, job_id) == "cancelling" or should_stop():
+                    job_now = jobs.record_progress(engine, job_id, processed_rows=state["processed"],
+                                                   success_count=state["ok"], failure_count=state["failed"],
+                                                   percentage=pct)
+                else:
+                    job_now = jobs.job_status(engine, job_id)
+                if job_now == "cancelling" or should_stop():
                     status = "cancelled"
                     log.warning(f"import {job_id}: cancelled after {state['processed']:,} rows (committed rows stay)")
                     break
