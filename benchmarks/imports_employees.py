@@ -74,7 +74,9 @@ def one_import(pg: str, schema: str, csv_path: str, handler: str, progress: bool
     dt_ = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": o.processed_rows, "ok": o.success_count, "failed": o.failure_count, "seconds": round(dt_, 2),
-            "rows_per_s": round(o.processed_rows / dt_), "peak_rss_mb": round(rss_mb, 1), "status": o.status,
+            "rows_per_s": round(o.processed_rows / dt_),
+            "progress_s": round(o.progress_seconds, 2), "progress_pct": round(100 * o.progress_seconds / dt_, 2),
+            "peak_rss_mb": round(rss_mb, 1), "status": o.status,
             "files": bool(o.success_file and o.failed_file)}
 
 
@@ -169,9 +171,10 @@ def main() -> None:
         for n in [int(x) for x in a.sizes.split(",") if x]:
             p = big if n == a.rows else make_csv(tmp / f"rss_{n}.csv", n, a.pad)
             run(f"rss {n:,} rows", p, fast, True)
-    print("\n| run | rows | seconds | rows/s | peak RSS (MB) |\n|---|---:|---:|---:|---:|")
+    print("\n| run | rows | seconds | rows/s | progress time | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
     for k, r in results.items():
-        print(f"| {k} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | {r['peak_rss_mb']} |")
+        prog = f"{r['progress_s']} s ({r['progress_pct']} %)" if "progress_s" in r else ""
+        print(f"| {k} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | {prog} | {r['peak_rss_mb']} |")
     print(json.dumps(results))
 
 
