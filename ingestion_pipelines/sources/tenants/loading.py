@@ -166,6 +166,7 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     refs = parent_refs(entity)
     progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
     analyzed = False
+    ref_sets: list[tuple[str, Any, str]] = []
     for obj in landed_files(store, tenant_id, entity):
         name = posixpath.basename(obj.key)
         loc = Location(uri=obj.uri, store=store, key=obj.key)
@@ -178,13 +179,15 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
         record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="running",
                     run_id=run_id, tenant_id=tenant_id)
         if refs and not analyzed:
-            StagedUpsert(conn, table, cols, refs).analyze_parents()
+            ref_sets, refs = _parent_id_sets(conn, entity, tenant_id, refs)
+            if refs:
+                StagedUpsert(conn, table, cols, refs).analyze_parents()
             analyzed = True
         conn.commit()
         fr = FileResult(obj.uri, name, "loaded")
         try:
             _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size,
-                       fr, failed, progress)
+                       fr, failed, progress, ref_sets=ref_sets)
         except Exception as exc:
             conn.rollback()
             record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=run_id,
@@ -204,14 +207,37 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     return result
 
 
+#: Parents with at most this many rows for the tenant are checked in memory (a set of their ids,
+#: ~100 bytes each); bigger ones by the database (engine.staged's orphan check).
+MAX_PARENT_IDS_IN_MEMORY = 2_000_000
+
+
+def _parent_id_sets(conn: sa.Connection, entity: str, tenant_id: str, refs: list) -> tuple[list, list]:
+    """Split the references of ``entity`` into in-memory checks (``(field, id set, label)``
+    for parents small enough, loaded once per entity load) and the rest (checked in SQL)."""
+    in_memory, in_db = [], []
+    for ref in refs:
+        field = ref.columns[1]
+        pt = ref.parent
+        pid = pt.c[ref.parent_columns[1]]
+        n = conn.execute(sa.select(sa.func.count()).select_from(pt).where(pt.c.tenant_id == tenant_id)).scalar() or 0
+        if n <= MAX_PARENT_IDS_IN_MEMORY:
+            ids = set(conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)).scalars())
+            in_memory.append((field, ids, ref.label))
+        else:
+            in_db.append(ref)
+    return in_memory, in_db
+
+
 def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size, fr: FileResult,
-               failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 2) -> None:
+               failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 2,
+               ref_sets: list[tuple[str, Any, str]] | None = None) -> None:
     """Parse in this thread while writer threads send earlier batches to the database, each
     on its own connection (psycopg2 releases the GIL while the server works), so parsing and
     COPY/upsert overlap across cores. At most ``writers + 2`` batches are in memory.
     On PostgreSQL ``writers`` connections write concurrently (each batch is its own
     transaction); on other dialects one writer uses ``conn``."""
-    parser = Parser(entity, tenant_id)
+    parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
     parse = parser.parse
     audit = {"_source": obj.uri, "_run_id": run_id}
     pg = conn.dialect.name == "postgresql"

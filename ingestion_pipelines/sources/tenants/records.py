@@ -171,6 +171,8 @@ class Parser:
 
     entity: str
     tenant_id: str
+    #: reference checks done here instead of in the database: (field, parent ids, label)
+    ref_sets: list[tuple[str, Any, str]] | None = None
 
     def __post_init__(self) -> None:
         spec = FIELDS[self.entity]
@@ -178,7 +180,19 @@ class Parser:
         self.convs = [(f, _conv(f, kind), req) for f, kind, req in spec]
         self.tenant_text = copy_escape(self.tenant_id)
 
+        self._fast = _compile_fast(self)
+
     def parse(self, line: bytes) -> tuple[str, Any]:
+        """One line -> (COPY text, id); raises :class:`BadLine` with the reason."""
+        try:
+            out = self._fast(line)
+        except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
+            out = None
+        if out is not None:
+            return out
+        return self._parse(line)
+
+    def _parse(self, line: bytes) -> tuple[str, Any]:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
@@ -208,6 +222,13 @@ class Parser:
                     raise
                 except ValueError as e:  # e.g. a NUL character, which no text column can store
                     raise BadLine(f"{f}: {e}") from None
+        if self.ref_sets:
+            for f, ids, label in self.ref_sets:
+                v = obj[f]
+                if type(v) is int:
+                    v = str(v)
+                if v not in ids:
+                    raise BadLine(f"orphan reference: {label} {self.tenant_id}/{v} not found")
         return "\t".join(parts), obj[self.id_field]
 
 
@@ -235,3 +256,62 @@ def copy_to_values(entity: str, text: str) -> tuple:
         else:
             out.append(s)
     return tuple(out)
+
+
+def _compile_fast(p: "Parser") -> Callable[[bytes], tuple[str, Any] | None]:
+    """A parse function generated for one entity and tenant: the common case (every value
+    well-formed, no character that needs escaping) in straight-line code, ~2x faster than the
+    field-by-field converters. It returns None (or raises) for anything else, and the careful
+    path (:meth:`Parser._parse`) then gives the exact reason."""
+    spec = FIELDS[p.entity]
+    lines = ["def fast(line):", "    obj = loads(line)", "    if type(obj) is not dict: return None",
+             "    get = obj.get", "    if get('tenant_id') != TID: return None"]
+    env: dict[str, Any] = {"loads": orjson.loads, "TID": p.tenant_id, "MONEY": _MONEY_RE.match,
+                           "EMAIL": _EMAIL_RE.match, "ISO": _fromiso, "M": _MAX_INT}
+    parts = ["TT"]
+    env["TT"] = p.tenant_text
+    for i, (f, kind, req) in enumerate(spec):
+        v = f"v{i}"
+        lines.append(f"    {v} = get({f!r})")
+        null = "return None" if req else f"{v} = '\\\\N'"
+        if kind in ("id", "str"):
+            cond = f"type({v}) is str and {v} and '\\\\' not in {v} and {v}.isprintable()"
+            if kind == "id":
+                cond += f" and len({v}) <= 64"
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif not ({cond}): return None")
+        elif kind == "int":
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif type({v}) is int and -M <= {v} <= M: {v} = str({v})")
+            lines.append("    else: return None")
+        elif kind == "money":
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif not (type({v}) is str and MONEY({v})): return None")
+        elif kind == "ts":
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif type({v}) is not str or ISO({v}).tzinfo is None: return None")
+        elif kind == "bool":
+            lines.append(f"    if {v} is True: {v} = 't'")
+            lines.append(f"    elif {v} is False: {v} = 'f'")
+            lines.append(f"    elif {v} is None: {null}")
+            lines.append("    else: return None")
+        elif kind == "email":
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif type({v}) is str and EMAIL({v}) and '\\\\' not in {v} and {v}.isprintable(): {v} = {v}.lower()")
+            lines.append("    else: return None")
+        elif kind == "country":
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif type({v}) is str and len({v}) == 2 and {v}.isascii() and {v}.isalpha(): {v} = {v}.upper()")
+            lines.append("    else: return None")
+        elif isinstance(kind, tuple):
+            env[f"E{i}"] = frozenset(kind)
+            lines.append(f"    if {v} is None: {null}")
+            lines.append(f"    elif type({v}) is not str or {v} not in E{i}: return None")
+        parts.append(v)
+    for j, (f, ids, _label) in enumerate(p.ref_sets or []):
+        env[f"R{j}"] = ids
+        i = next(k for k, (name, _, _) in enumerate(spec) if name == f)
+        lines.append(f"    if v{i} not in R{j}: return None")
+    lines.append("    return '\\t'.join((" + ", ".join(parts) + ",)), v0")
+    exec("\n".join(lines), env)  # noqa: S102 - source built above from constant field specs only
+    return env["fast"]

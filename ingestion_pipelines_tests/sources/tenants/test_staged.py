@@ -70,3 +70,32 @@ def test_parser_reasons():
             assert "ordered_at" in str(e)
         else:
             raise AssertionError(bad)
+
+
+def test_generated_fast_parser_agrees_with_the_careful_one(tmp_path):
+    from ingestion_pipelines.sources.tenants.generator import generate
+    from ingestion_pipelines.sources.tenants.records import entity_of
+
+    s = generate(tmp_path, tenants=1, products_per_tenant=40, orders_per_tenant=80, seed=8, defects=0.1)
+    tid = s.tenants[0]
+    n_fast = 0
+    for path in s.files:
+        parsed = entity_of(path.name)
+        if not parsed:
+            continue
+        p = Parser(parsed[0], tid, ref_sets=[("product_id", {"prd_00000001"}, "product")]
+                   if parsed[0] == "stock_events" else None)
+        for line in path.read_bytes().splitlines() + [line.replace(b'"GBP"', b'"gbp"') for line in
+                                                       path.read_bytes().splitlines()[:3]]:
+            try:
+                fast = p._fast(line)
+            except Exception:  # noqa: BLE001
+                fast = None
+            try:
+                careful = p._parse(line)
+            except BadLine:
+                careful = None
+            if fast is not None:
+                n_fast += 1
+                assert fast == careful, line
+    assert n_fast > 300
