@@ -65,9 +65,13 @@ def fast_email(value: Any) -> str | None:
     return s[: s.index("@") + 1] + domain
 
 
-def _cell(row: h.Row, name: str, pos: int) -> Any:
-    if row.has(name):
-        return row.get(name)
+def _positions(row: h.Row) -> tuple[int, int]:
+    """(name, email) column positions: by header name when present, else 0 and 1 (the seed)."""
+    idx = row._index
+    return idx.get("name", 0), idx.get("email", 1)
+
+
+def _at(row: h.Row, pos: int) -> Any:
     return row[pos] if len(row) > pos else None
 
 
@@ -76,14 +80,15 @@ def parse(row: h.Row) -> dict[str, Any]:
     (``"Name is required; Email is required"`` / the email validator's message)."""
     errors: list[str] = []
     name = email = None
+    name_pos, email_pos = _positions(row)
     try:
-        name = v.text(_cell(row, "name", 0), "name", max_len=500)
+        name = v.text(_at(row, name_pos), "name", max_len=500)
         if name is None:
             errors.append("Name is required")
     except v.FieldError as e:
         errors.append(str(e))
     try:
-        raw = _cell(row, "email", 1)
+        raw = _at(row, email_pos)
         email = fast_email(raw) or v.email(raw, "email")
         if email is None:
             errors.append("Email is required")
