@@ -30,3 +30,15 @@ def raising_batch_handler(rows, import_job_id, options):
     if any(r.get("name") == "boom" for _, r in rows):
         raise ValueError("batch contains boom")
     return [{"ok": True, "result": {"n": i}} for i, _ in rows]
+
+
+@h.batch_handler
+def interrupted_batch_handler(rows, import_job_id, options):
+    """Writes rows like the employees handler, but the batch holding row 26 is interrupted the
+    way Dagster's run termination interrupts a step (a KeyboardInterrupt inside user code)."""
+    from ingestion_pipelines.sources.imports.employees import handle_batch
+
+    if any(i == 26 for i, _ in rows):
+        handle_batch(rows, import_job_id, options)  # written, then interrupted: must roll back
+        raise KeyboardInterrupt
+    return handle_batch(rows, import_job_id, options)

@@ -285,3 +285,14 @@ def test_settings_result_files_switches(sqlite_warehouse, local_store, monkeypat
     o = run_import(sqlite_warehouse, local_store, "employees", str(DATA / "employees.csv"), job_id="s2")
     assert o.success_file is None and o.failed_file is None and o.failure_count == 3
     assert not list(local_store.list("custom/results-root/results/s2"))
+
+
+def test_interrupt_mid_batch_rolls_back_that_batch(warehouse, local_store, tmp_path):
+    src = _big_csv(tmp_path / "int.csv", 100)  # data rows are lines 2..101; row 26 is in the 3rd batch
+    with pytest.raises(KeyboardInterrupt):
+        run_import(warehouse, local_store, "employees", str(src),
+                   ImportOptions(batch_size=10, handler_path=f"{H}.interrupted_batch_handler"), job_id="int-1")
+    job = jobs.get_job(warehouse.engine, "int-1")
+    assert (job["status"], job["processed_rows"], job["error_message"]) == ("cancelled", 20, "run terminated")
+    assert len(_emails(warehouse)) == 20  # the interrupted batch left nothing behind
+    assert job["success_file"]["rows"] == 20
