@@ -38,10 +38,14 @@ def _emails(wh):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_asset_employees_good_and_bad_rows(warehouse, local_store, fmt):
-    res = materialize([import_job], resources={"warehouse": warehouse, "blob_store": local_store},
+    from ingestion_pipelines.sources.imports.checks import import_counts_add_up
+
+    res = materialize([import_job, import_counts_add_up], resources={"warehouse": warehouse, "blob_store": local_store},
                       run_config=run_config("employees", str(DATA / "employees.csv"), "job-1",
                                             batch_size=3, output_format=fmt))
     assert res.success
+    evals = res.get_asset_check_evaluations()
+    assert len(evals) == 1 and evals[0].passed
     md = {k: getattr(v, "value", v) for k, v in res.asset_materializations_for_node("imports__import_job")[0].metadata.items()}
     assert md["dagster/row_count"] == 8 and md["failed"] == 3 and md["inserted"] == 4 and md["updated"] == 1
     job = jobs.status_json(jobs.get_job(warehouse.engine, "job-1"))
