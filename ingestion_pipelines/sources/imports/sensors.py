@@ -27,6 +27,7 @@ def imports_landing_sensor(context: SensorEvaluationContext, blob_store: BlobSto
     only by Dagster's run_key de-duplication."""
     scan = scan_landing(blob_store, LANDING_PREFIX, context.cursor, page_size=1000)
     requests = []
+    seen: set[str] = set()
     for obj in scan.new:
         rest = obj.key[len(LANDING_PREFIX):] if obj.key.startswith(LANDING_PREFIX) else obj.key
         importer, sep, name = rest.partition("/")
@@ -43,6 +44,10 @@ def imports_landing_sensor(context: SensorEvaluationContext, blob_store: BlobSto
             continue
         token = content_token(blob_store, obj)
         run_key = f"{importer}:{token}"
+        if run_key in seen:
+            context.log.info(f"skipping {obj.key}: same content as another new file in this tick")
+            continue
+        seen.add(run_key)
         job_id = str(uuid.uuid5(JOB_ID_NAMESPACE, run_key))
         prior = _prior_status(warehouse, job_id)
         if prior is not None and prior != "failed":

@@ -300,3 +300,14 @@ def test_interrupt_mid_batch_rolls_back_that_batch(warehouse, local_store, tmp_p
     assert (job["status"], job["processed_rows"], job["error_message"]) == ("cancelled", 20, "run terminated")
     assert len(_emails(warehouse)) == 20  # the interrupted batch left nothing behind
     assert job["success_file"]["rows"] == 20
+
+
+def test_sensor_on_s3_uses_etag(sqlite_warehouse, s3_store):
+    content = (DATA / "employees.csv").read_bytes()
+    s3_store.put_bytes("imports/employees/one.csv", content)
+    s3_store.put_bytes("imports/employees/two.csv", content)  # same content, other name
+    res = imports_landing_sensor(build_sensor_context(resources={"blob_store": s3_store, "warehouse": sqlite_warehouse}))
+    assert len(res.run_requests) == 1  # one run per content, whatever the names
+    cfg = res.run_requests[0].run_config["ops"]["imports__import_job"]["config"]
+    o = run_import(sqlite_warehouse, s3_store, cfg["importer"], cfg["file"], job_id=cfg["job_id"])
+    assert (o.success_count, o.failure_count) == (5, 3)
