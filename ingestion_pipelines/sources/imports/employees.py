@@ -10,7 +10,9 @@ Two handlers, one behaviour:
 * :func:`handle_batch` (the default): validates the batch in Python, then one engine
   :class:`~ingestion_pipelines.engine.load.BatchLoader` pass (PostgreSQL ``COPY`` + one
   ``INSERT .. ON CONFLICT``), then one ``SELECT`` for the ids. Result per row:
-  ``{"id": ..., "email": ..., "outcome": "inserted|updated|unchanged|skipped"}``.
+  ``{"id": ..., "email": ..., "outcome": "inserted|updated|unchanged|skipped"}``; ``skipped``
+  (with a ``reason``) is an earlier row of the same batch with the same email: the later row
+  wins, as the seed's successive ``update_or_create`` calls would leave it.
 * :func:`handle_row`: the seed's one-row ``update_or_create`` shape (``SELECT`` then
   ``UPDATE`` or ``INSERT``), kept as the benchmark's reference and as an example of a plain
   row handler (``handler_path=ingestion_pipelines.sources.imports.employees.handle_row``).

@@ -46,9 +46,6 @@ from .schema import import_jobs, metadata
 
 log_ = logging.getLogger(__name__)
 
-SEED_OPTIONS = ("batch_size", "count_total_first", "header_rows", "output_format",
-                "create_result_file_records", "handler_path")
-
 
 @dataclass
 class ImportOptions:
@@ -90,19 +87,6 @@ class ImportOptions:
         d = {k: v for k, v in asdict(self).items() if k != "extra"}
         d.update(self.extra)
         return d
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> "ImportOptions":
-        """Options from ``KEY=VALUE`` strings or typed values; unknown keys go to ``extra``."""
-        known = {f: values[f] for f in cls.__dataclass_fields__ if f in values and f != "extra"}
-        extra = {k: v for k, v in values.items() if k not in cls.__dataclass_fields__}
-        for k in ("batch_size", "header_rows"):
-            if k in known:
-                known[k] = int(known[k])
-        for k in ("count_total_first", "create_result_file_records"):
-            if k in known and isinstance(known[k], str):
-                known[k] = known[k].strip().lower() in ("1", "true", "yes", "on")
-        return cls(**known, extra={**values.get("extra", {}), **extra} if "extra" in values else extra)
 
 
 @dataclass
