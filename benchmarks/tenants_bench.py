@@ -289,7 +289,7 @@ def main() -> None:
     products = max(10, orders // 10)
     if not (data / "dataset_summary.json").exists():
         t0 = time.perf_counter()
-        generate(data, tenants=2, products_per_tenant=products, orders_per_tenant=orders, chunk_size=250_000, seed=1,
+        generate(data, tenants=2, products_per_tenant=products, orders_per_tenant=orders, chunk_size=100_000, seed=1,
                  defects=0.0)
         print(f"generated in {time.perf_counter() - t0:.1f}s", flush=True)
     good = json.loads((data / "dataset_summary.json").read_text())["good_records"]

@@ -222,7 +222,10 @@ def _parent_id_sets(conn: sa.Connection, entity: str, tenant_id: str, refs: list
         pid = pt.c[ref.parent_columns[1]]
         n = conn.execute(sa.select(sa.func.count()).select_from(pt).where(pt.c.tenant_id == tenant_id)).scalar() or 0
         if n <= MAX_PARENT_IDS_IN_MEMORY:
-            ids = set(conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)).scalars())
+            # streamed (server-side cursor), so the ids are never held twice (rows + set)
+            res = conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)
+                               .execution_options(stream_results=True, yield_per=20_000))
+            ids = set(res.scalars())
             in_memory.append((field, ids, ref.label))
         else:
             in_db.append(ref)
