@@ -3,13 +3,17 @@
 The path (DESIGN.md §2): list ``tenants/<tenant_id>/`` in the BlobStore -> for each file of
 the entity (key order = chunk order): sha256 -> skip when the ``ingest_files`` ledger says this
 content already loaded -> stream lines (gzip by magic bytes) -> :class:`~.records.Parser`
-(orjson, typed and validated, duplicate ids within a file) -> batches of ``batch_size`` rows
--> :class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY + orphan check +
-one upsert; other dialects: executemany) -> one commit per batch -> ledger row with counts.
+(orjson, typed and validated, duplicate ids within a file, references to the tenant's parent
+rows checked against their ids loaded once per entity — in SQL instead when a parent has more
+than ``MAX_PARENT_IDS_IN_MEMORY`` rows) -> batches of ``batch_size`` rows ->
+:class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY into staging +
+plain INSERT, or upsert once a key exists; other dialects: executemany) on writer threads with
+their own connections while the next batch is parsed -> one commit per batch -> ledger row.
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
-stays flat. Memory per file: the ids seen so far (to report duplicates), ~100 bytes per record.
+stays flat. Memory: the ids seen so far in the file (to report duplicates) and the parent ids,
+~100 bytes each, plus at most ``writers + 2`` batches.
 """
 
 from __future__ import annotations

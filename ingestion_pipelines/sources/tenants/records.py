@@ -8,8 +8,9 @@ Every record carries ``tenant_id`` and its own id (``product_id``, ``order_id``,
 is *good* when it parses as a JSON object, has every required field with the right type,
 belongs to the partition's tenant and its id was not already seen earlier in the same file;
 otherwise it is a *bad* line, reported with its line number and reason (see
-:func:`parse_line`). References to parent records (an order's customer, an item's order and
-product) are checked in the database at load time.
+:meth:`Parser.parse`). References to parent records (an order's customer, an item's order and
+product) are checked against the parent ids already in the warehouse (``Parser.ref_sets``, or
+in SQL by :mod:`ingestion_pipelines.engine.staged` for very large parents).
 """
 
 from __future__ import annotations
