@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,11 @@ def one_import(pg: str, schema: str, csv_path: str, handler: str, progress: bool
     log = logging.getLogger("bench") if progress else _Null()
     opts = ImportOptions(batch_size=batch_size, handler_path=handler, count_total_first=True)
     t0 = time.perf_counter()
-    o = run_import(wh, store, "employees", csv_path, opts, log=log)
-    dt_ = time.perf_counter() - t0
+    try:
+        o = run_import(wh, store, "employees", csv_path, opts, log=log)
+        dt_ = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(store.root, ignore_errors=True)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": o.processed_rows, "ok": o.success_count, "failed": o.failure_count, "seconds": round(dt_, 2),
             "rows_per_s": round(o.processed_rows / dt_),
@@ -176,6 +180,7 @@ def main() -> None:
         prog = f"{r['progress_s']} s ({r['progress_pct']} %)" if "progress_s" in r else ""
         print(f"| {k} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']:,} | {prog} | {r['peak_rss_mb']} |")
     print(json.dumps(results))
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
