@@ -97,19 +97,24 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     text = loc.read_bytes().decode("utf-8-sig", errors="replace")
     records = list(csv.DictReader(io.StringIO(text, newline="")))
 
+    valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
+
     def rows():
         for n, rec in enumerate(records, start=2):  # line 1 is the header
             try:
-                yield _tenant_row(n, rec)
+                pending = _tenant_row(n, rec)
             except RowInvalid as e:
                 yield RowOutcome(n, Outcome.FAILED, error=str(e), record=rec)
+                continue
+            valid[n] = pending.values["tenant_id"]
+            yield pending
 
     with warehouse.connect(dry_run=config.dry_run) as conn:
         run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
                       audit={"_source": loc.uri, "_run_id": context.run_id})
         report = run.run(rows())
-    good_ids = sorted({r["tenant_id"].strip() for r in records if TENANT_ID_RE.match((r.get("tenant_id") or "").strip())}
-                      - {str(o.key[0]) for o in report.failures if o.key})
+    failed_rows = {o.row for o in report.failures}
+    good_ids = sorted({tid for n, tid in valid.items() if n not in failed_rows})
     new_parts: list[str] = []
     if not config.dry_run:
         existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))

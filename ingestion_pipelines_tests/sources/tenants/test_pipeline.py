@@ -154,3 +154,26 @@ def test_sqlite_warehouse_and_foreign_tenant_rows(tmp_path, sqlite_warehouse, lo
                                                           + sum(1 for d in summary.defects if d["entity"] == "customers") + 1)}
     assert expected <= {(f, ln) for f, ln, _ in failed}
     assert any(err.startswith("tenant_id") for _, _, err in failed)
+
+
+def test_tenants_csv_bad_rows_register_no_partition(sqlite_warehouse, local_store):
+    local_store.put_bytes("tenants/tenants.csv", (
+        "tenant_id,name,domain,currency,country,created_at,api_key\n"
+        "acme-1,Acme Corp Inc,acme.example.com,USD,US,2024-01-01T00:00:00+00:00,api_key_acme-1\n"
+        "bad id!,Broken,,,,,\n"
+        "nameless,,,,,,\n"
+        "late,Late Ltd,,EUR,DE,2024-01-01 10:00,\n"
+        "acme-2,Beta LLC,,GBP,GB,,\n").encode())
+    with DagsterInstance.ephemeral() as instance:
+        r = materialize([tenants_asset], instance=instance, resources={"warehouse": sqlite_warehouse, "blob_store": local_store})
+        assert r.success
+        md = {k: v.value for k, v in r.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
+        assert (md["created"], md["failed"]) == (2, 3)
+        assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme-1", "acme-2"]
+        errors = [orjson.loads(ln)["error"] for ln in local_store.get_bytes(local_store.key_from_uri(md["failed_rows_file"])).splitlines()]
+        assert any("tenant_id" in e for e in errors) and any("name" in e for e in errors) and any("time zone" in e for e in errors)
+        # the api_key column is not stored
+        assert "api_key" not in schema.tenants.c
+        r2 = materialize([tenants_asset], instance=instance, resources={"warehouse": sqlite_warehouse, "blob_store": local_store})
+        md2 = {k: v.value for k, v in r2.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
+        assert (md2["created"], md2["unchanged"], md2["new_partitions"]) == (0, 2, 0)
