@@ -122,10 +122,18 @@ class LandingScan:
 def scan_landing(store: BlobStore, prefix: str, cursor: str | None, *, page_size: int = 5000,
                  suffixes: Iterable[str] | None = None) -> LandingScan:
     """List at most ``page_size`` objects under ``prefix`` and return those newer than the
-    cursor's watermark (by last-modified time). ``suffixes`` filters names (``.json``)."""
+    cursor's watermark (by last-modified time). ``suffixes`` filters names (``.json``).
+
+    Object stores report last-modified to the second (S3), so a file written in the same
+    second as the watermark is not "newer": the cursor also keeps the keys seen *at* the
+    watermark (``at_watermark``), and an object at the watermark whose key is not among
+    them is new.
+    """
     state = json.loads(cursor) if cursor else {}
     watermark = dt.datetime.fromisoformat(state["watermark"]) if state.get("watermark") else None
+    at_wm = set(state.get("at_watermark") or [])
     scan_max = dt.datetime.fromisoformat(state["scan_max"]) if state.get("scan_max") else watermark
+    at_max = set(state.get("at_scan_max") or (at_wm if scan_max == watermark else []))
     start_after = state.get("start_after")
     sfx = tuple(s.lower() for s in suffixes) if suffixes else None
     new: list[BlobObject] = []
@@ -136,16 +144,20 @@ def scan_landing(store: BlobStore, prefix: str, cursor: str | None, *, page_size
         last_key = obj.key
         if sfx and not obj.key.lower().endswith(sfx):
             continue
-        if watermark is None or obj.last_modified > watermark:
+        lm = obj.last_modified
+        if watermark is None or lm > watermark or (lm == watermark and obj.key not in at_wm):
             new.append(obj)
-        if scan_max is None or obj.last_modified > scan_max:
-            scan_max = obj.last_modified
+        if scan_max is None or lm > scan_max:
+            scan_max, at_max = lm, {obj.key}
+        elif lm == scan_max:
+            at_max.add(obj.key)
     complete = seen < page_size
+    iso = (lambda d: d.isoformat() if d else None)
     if complete:
-        out = {"watermark": scan_max.isoformat() if scan_max else None}
+        out = {"watermark": iso(scan_max), "at_watermark": sorted(at_max)}
     else:
-        out = {"watermark": watermark.isoformat() if watermark else None,
-               "scan_max": scan_max.isoformat() if scan_max else None, "start_after": last_key}
+        out = {"watermark": iso(watermark), "at_watermark": sorted(at_wm), "scan_max": iso(scan_max),
+               "at_scan_max": sorted(at_max), "start_after": last_key}
     return LandingScan(new=new, cursor=json.dumps(out), complete=complete)
 
 

@@ -49,6 +49,7 @@ class PendingRow:
     row: int
     values: dict[str, Any]
     record: Mapping[str, Any] | None = None
+    key_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass
@@ -98,8 +99,31 @@ def _norm(v: Any) -> Any:
     return v
 
 
+def _key_part(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return v
+    if t is int:
+        return str(v)
+    return str(_norm(v))
+
+
 def _key_of(values: Mapping[str, Any], key: Sequence[str]) -> tuple:
-    return tuple(str(_norm(values.get(k))) for k in key)
+    """A comparable key: the same for a value as Python holds it and as the database returns it."""
+    return tuple(_key_part(values.get(k)) for k in key)
+
+
+def _row_key(r: PendingRow, key: Sequence[str]) -> tuple:
+    """``_key_of`` of a pending row, computed once per row."""
+    k = r.key_cache
+    if k is None:
+        k = r.key_cache = _key_of(r.values, key)
+    return k
+
+
+# Enum members as module constants: attribute access on an Enum class is slow in a per-row loop.
+INSERTED, UPDATED, UNCHANGED, SKIPPED, FAILED = (Outcome.INSERTED, Outcome.UPDATED, Outcome.UNCHANGED,
+                                                 Outcome.SKIPPED, Outcome.FAILED)
 
 
 class BatchLoader:
@@ -136,23 +160,23 @@ class BatchLoader:
         """Within a batch, the last row with a given key wins; earlier ones are skipped."""
         last: dict[tuple, int] = {}
         for i, r in enumerate(rows):
-            last[_key_of(r.values, self.spec.key)] = i
+            last[_row_key(r, self.spec.key)] = i
         if len(last) == len(rows):
             return list(rows), []
         keep, dups = [], []
         for i, r in enumerate(rows):
-            k = _key_of(r.values, self.spec.key)
+            k = _row_key(r, self.spec.key)
             if last[k] == i:
                 keep.append(r)
             else:
                 later = rows[last[k]].row
-                dups.append(RowOutcome(r.row, Outcome.SKIPPED, key=k,
+                dups.append(RowOutcome(r.row, SKIPPED, key=k,
                                        error=f"duplicate natural key {k}: row {later} has the same key and wins"))
         return keep, dups
 
     def _load_bisect(self, rows: list[PendingRow]) -> list[RowOutcome]:
         def failed(r: PendingRow, exc: Exception) -> list[RowOutcome]:
-            return [RowOutcome(r.row, Outcome.FAILED, key=_key_of(r.values, self.spec.key),
+            return [RowOutcome(r.row, FAILED, key=_row_key(r, self.spec.key),
                                error=db_message(exc), record=r.record)]
 
         return run_bisected(self.conn, rows, self.write_batch, failed)
@@ -192,14 +216,14 @@ class BatchLoader:
         audit = self._audit_values()
         inserts, updates, out = [], [], []
         for r in rows:
-            k = _key_of(r.values, key)
+            k = _row_key(r, key)
             old = existing.get(k)
             if old is None:
                 inserts.append({**{c: r.values.get(c) for c in cols}, **audit})
-                out.append(RowOutcome(r.row, Outcome.INSERTED, key=k))
+                out.append(RowOutcome(r.row, INSERTED, key=k))
                 continue
             if self.spec.on_existing == "skip":
-                out.append(RowOutcome(r.row, Outcome.SKIPPED, key=k, error=self.spec.skip_reason))
+                out.append(RowOutcome(r.row, SKIPPED, key=k, error=self.spec.skip_reason))
                 continue
             new = {}
             for c in cols:
@@ -214,9 +238,9 @@ class BatchLoader:
             if changed:
                 updates.append({**{f"_k_{k2}": old[k2] for k2 in key},
                                 **{f"_v_{c}": v for c, v in {**new, **audit}.items()}})
-                out.append(RowOutcome(r.row, Outcome.UPDATED, key=k))
+                out.append(RowOutcome(r.row, UPDATED, key=k))
             else:
-                out.append(RowOutcome(r.row, Outcome.UNCHANGED, key=k))
+                out.append(RowOutcome(r.row, UNCHANGED, key=k))
         if inserts:
             self.conn.execute(t.insert(), inserts)
         if updates:
@@ -239,14 +263,16 @@ class BatchLoader:
         t, key = self.table, self.spec.key
         cols = self._columns(rows)
         audit = self._audit_values()
-        all_cols = cols + [c for c in audit if c not in cols]
+        data_cols = [c for c in cols if c not in audit]  # audit values win over row values
+        all_cols = data_cols + list(audit)
+        audit_tail = "".join("\t" + _copy_text(v) for v in audit.values()) + "\n"
         stg = self._ensure_staging()
         self.conn.exec_driver_sql(f'TRUNCATE "{stg}"')
         buf = io.StringIO()
+        write = buf.write
         for r in rows:
-            vals = {**r.values, **audit}
-            buf.write("\t".join(_copy_text(vals.get(c)) for c in all_cols))
-            buf.write("\n")
+            get = r.values.get
+            write("\t".join([_copy_text(get(c)) for c in data_cols]) + audit_tail)
         buf.seek(0)
         raw = self.conn.connection.dbapi_connection
         with raw.cursor() as cur:
@@ -288,13 +314,13 @@ class BatchLoader:
             returned[_key_of(m, key)] = bool(m["_inserted"])
         out = []
         for r in rows:
-            k = _key_of(r.values, key)
+            k = _row_key(r, key)
             if k in returned:
-                out.append(RowOutcome(r.row, Outcome.INSERTED if returned[k] else Outcome.UPDATED, key=k))
+                out.append(RowOutcome(r.row, INSERTED if returned[k] else UPDATED, key=k))
             elif self.spec.on_existing == "skip":
-                out.append(RowOutcome(r.row, Outcome.SKIPPED, key=k, error=self.spec.skip_reason))
+                out.append(RowOutcome(r.row, SKIPPED, key=k, error=self.spec.skip_reason))
             else:
-                out.append(RowOutcome(r.row, Outcome.UNCHANGED, key=k))
+                out.append(RowOutcome(r.row, UNCHANGED, key=k))
         return out
 
 
@@ -351,7 +377,7 @@ def sync_children(conn: sa.Connection, spec: TableLoad, parent_column: str, pare
     parent_ids = list(parent_ids)
     outcomes = BatchLoader(conn, spec, audit).write_batch(list(rows)) if rows else []
     t = spec.table
-    keep = {_key_of(r.values, spec.key) for r in rows}
+    keep = {_row_key(r, spec.key) for r in rows}
     deleted: dict[Any, int] = {}
     cols = [t.c[k] for k in spec.key]
     if parent_column not in spec.key:
@@ -379,6 +405,10 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 def _copy_text(v: Any) -> str:
     """One value in PostgreSQL's COPY text format (``\\N`` for NULL)."""
+    if type(v) is str:  # the common case first
+        if "\x00" in v:
+            raise ValueError("NUL character in value")
+        return v.translate(_COPY_ESCAPES)
     if v is None:
         return "\\N"
     if isinstance(v, bool):

@@ -168,3 +168,28 @@ def test_sensor_on_s3_pages_long_listings(s3_store):
     assert scan_landing(s3_store, "artists/", cursor, page_size=2).new == []
     reqs, _ = _sensor_requests(s3_store, None)
     assert len(reqs) == 5 and all("@" in r.run_key for r in reqs)
+
+
+def test_landing_scan_sees_a_file_written_in_the_watermark_second(local_store):
+    """S3 reports last-modified to the second: a file landing in the same second as the
+    previous tick's newest file must still be picked up (and the old one not repeated)."""
+    import datetime as dt
+
+    from ingestion_pipelines.engine.landing import scan_landing
+    from ingestion_pipelines.resources.storage import BlobObject
+
+    t = dt.datetime(2026, 11, 21, 12, 0, 0, tzinfo=dt.timezone.utc)
+
+    class SecondResolutionStore(type(local_store)):
+        def list(self, prefix="", start_after=None, limit=None):
+            for o in super().list(prefix, start_after, limit):
+                yield BlobObject(o.key, o.size, t, o.etag, o.uri)
+
+    store = SecondResolutionStore(root=local_store.root)
+    store.put_bytes("artists/a.json", b"[]")
+    first = scan_landing(store, "artists/", None)
+    assert [o.key for o in first.new] == ["artists/a.json"]
+    store.put_bytes("artists/b.json", b"[]")  # same second
+    second = scan_landing(store, "artists/", first.cursor)
+    assert [o.key for o in second.new] == ["artists/b.json"]
+    assert scan_landing(store, "artists/", second.cursor).new == []
