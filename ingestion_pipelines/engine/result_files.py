@@ -39,6 +39,7 @@ from ..resources.storage import BlobStore
 ResultFormat = Literal["csv", "xlsx"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
+_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -141,7 +142,8 @@ class ResultFileWriter:
         """Append one row (see the class docstring for its shapes)."""
         vals = self._as_list(row)
         if self.fmt == "csv":
-            self._csv.writerow([_csv_cell(v) for v in vals])
+            self._csv.writerow([v if type(v) is str and v[:1] not in _FORMULA_FIRST else _csv_cell(v)
+                                for v in vals])
         else:
             if self._sheet_rows >= XLSX_MAX_ROWS:
                 self._new_sheet()
@@ -150,8 +152,16 @@ class ResultFileWriter:
         self.rows_written += 1
 
     def write_many(self, rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:
-        for r in rows:
-            self.write(r)
+        """Append rows (as :meth:`write`); for CSV one ``writerows`` call, with plain text
+        cells (no formula prefix) passed through without a per-cell function call."""
+        if self.fmt != "csv":
+            for r in rows:
+                self.write(r)
+            return
+        first, cell, as_list = _FORMULA_FIRST, _csv_cell, self._as_list
+        out = [[v if type(v) is str and v[:1] not in first else cell(v) for v in as_list(r)] for r in rows]
+        self._csv.writerows(out)
+        self.rows_written += len(out)
 
     def close(self) -> Path:
         """Finish the file (idempotent); returns its local path."""

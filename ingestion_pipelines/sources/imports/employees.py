@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from ...engine import validate as v
 from ...engine.load import BatchLoader, PendingRow, TableLoad
+from ...engine.outcomes import Outcome
 from ...resources.warehouse import WarehouseResource
 from . import handlers as h
 from .schema import employees, metadata
@@ -109,6 +110,33 @@ def _loader(ctx: h.ImportContext) -> BatchLoader:
     return ld
 
 
+# Enum.value is a descriptor call: too slow for a per-row loop; a dict lookup is not.
+_OUTCOME_TEXT = {o: o.value for o in Outcome}
+
+
+def _ids_by_email(conn: sa.Connection, emails: list[str], qualified: str) -> dict[str, Any]:
+    """``{email: id}`` for ``emails`` (``qualified``: the quoted table name, schema included).
+
+    On PostgreSQL: one statement with one array parameter (``= ANY(%(emails)s)``), preceded
+    in the same round trip by ``SET LOCAL enable_seqscan = off`` (until the batch's COMMIT).
+    Why: a table filled by this import has no planner statistics until autovacuum analyses
+    it, so the planner picks a sequential scan that grows with the table (measured: ~20 % of
+    a 200k-row import, quadratic over 1M rows); the unique index on ``email`` is the right
+    plan at any size. Elsewhere: ``IN`` in chunks of 1,000.
+    """
+    ids: dict[str, Any] = {}
+    if conn.dialect.name == "postgresql":
+        sql = f"SET LOCAL enable_seqscan = off; SELECT id, email FROM {qualified} WHERE email = ANY(%(emails)s)"
+        for e_id, e_mail in conn.exec_driver_sql(sql, {"emails": emails}):
+            ids[e_mail] = e_id
+        return ids
+    for i in range(0, len(emails), 1000):
+        for e_id, e_mail in conn.execute(
+                sa.select(employees.c.id, employees.c.email).where(employees.c.email.in_(emails[i:i + 1000]))):
+            ids[e_mail] = e_id
+    return ids
+
+
 @h.batch_handler
 def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dict) -> list[dict]:
     """Batch form: one result per row, in order (see the module docstring)."""
@@ -116,7 +144,26 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
     results: list[dict | None] = [None] * len(rows)
     pending: list[PendingRow] = []
     slot: dict[int, int] = {}
+    last_index: Any = None
+    name_pos = email_pos = 0
+    null_tokens = v.NULL_TOKENS
     for pos, (idx, row) in enumerate(rows):
+        index = row._index
+        if index is not last_index:
+            name_pos, email_pos = _positions(row)
+            last_index = index
+        # Fast path, same answers as parse(): a printable, non-blank name within 500
+        # characters (v.text would return it stripped) and a plain ASCII email (fast_email).
+        n = len(row)
+        nm = row[name_pos] if n > name_pos else None
+        if type(nm) is str and nm.isprintable():
+            s = nm.strip()
+            if s and len(s) <= 500 and s.lower() not in null_tokens:
+                em = fast_email(row[email_pos] if n > email_pos else None)
+                if em is not None:
+                    slot[idx] = pos
+                    pending.append(PendingRow(idx, {"name": s, "email": em}))
+                    continue
         try:
             vals = parse(row)
         except ValueError as e:
@@ -125,22 +172,20 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
         slot[idx] = pos
         pending.append(PendingRow(idx, vals))
     if pending:
-        outs = _loader(ctx).load(pending)
+        loader = _loader(ctx)
+        outs = loader.load(pending)
         emails = [p.values["email"] for p in pending]
-        ids: dict[str, Any] = {}
-        for i in range(0, len(emails), 1000):
-            for e_id, e_mail in ctx.conn.execute(
-                    sa.select(employees.c.id, employees.c.email).where(employees.c.email.in_(emails[i:i + 1000]))):
-                ids[e_mail] = e_id
+        ids = _ids_by_email(ctx.conn, emails, loader.qualified)
         by_row = {p.row: p for p in pending}
         for o in outs:
             pos = slot[o.row]
-            if o.outcome.value == "failed":
+            oc = _OUTCOME_TEXT[o.outcome]
+            if oc == "failed":
                 results[pos] = {"ok": False, "error": o.error or "refused by the database"}
             else:
                 em = by_row[o.row].values["email"]
-                res = {"id": ids.get(em), "email": em, "outcome": o.outcome.value}
-                if o.outcome.value == "skipped" and o.error:
+                res = {"id": ids.get(em), "email": em, "outcome": oc}
+                if oc == "skipped" and o.error:
                     res["reason"] = o.error
                 results[pos] = {"ok": True, "result": res}
     return results  # type: ignore[return-value]

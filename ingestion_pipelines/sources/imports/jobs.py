@@ -36,18 +36,6 @@ def update_job(engine: sa.Engine, job_id: str, **values: Any) -> None:
         c.execute(import_jobs.update().where(import_jobs.c.id == job_id).values(**values))
 
 
-def record_progress(engine: sa.Engine, job_id: str, **values: Any) -> str | None:
-    """Write progress ``values`` of job ``job_id`` and return its status (so the caller sees
-    a cancel request in the same round trip). On PostgreSQL the commit does not wait for the
-    WAL flush (``synchronous_commit = off`` for this transaction only): a progress row lost in
-    a crash is rewritten by the next flush, and the import does not pay a disk sync per flush."""
-    with engine.begin() as c:
-        if c.dialect.name == "postgresql":
-            c.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        c.execute(import_jobs.update().where(import_jobs.c.id == job_id).values(**values))
-        return c.execute(sa.select(import_jobs.c.status).where(import_jobs.c.id == job_id)).scalar()
-
-
 def get_job(engine: sa.Engine, job_id: str) -> dict[str, Any] | None:
     """The job row as a dict, or None."""
     with engine.connect() as c:

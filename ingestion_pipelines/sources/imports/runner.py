@@ -4,16 +4,17 @@ record progress in ``import_jobs``, write the success and failed result files, h
 cancellation at batch boundaries.
 
 Flow (seed 003, "AsyncImportProgressMixin"; improved: batch-aware handlers, bisection of a
-failing batch, progress rows committed outside the import's transaction)::
+failing batch, progress written with the batch it counts)::
 
     import_jobs row: queued -> running
     count the records first (count_total_first) -> total_rows
     for each batch of batch_size records:
         rows the reader could not read -> failed (the reader's message)
         handler(rows) in a savepoint -> ok/result or error per row
+        progress line in the log; in the batch's transaction: import_jobs progress every
+            N batches, the cancel flag (import_jobs.status = 'cancelling') every batch
         COMMIT; result rows -> success / failed result files (temp files, streamed)
-        progress line in the log; import_jobs progress every N batches
-        cancel flag (import_jobs.status = 'cancelling') or run termination -> stop
+        cancel flag or run termination -> stop
     upload result files; import_jobs: succeeded | cancelled | failed, counts, files
 """
 
@@ -261,6 +262,10 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
         n_cols = len(columns)
         batch_no = 0
         status_q = sa.select(import_jobs.c.status).where(import_jobs.c.id == job_id)
+        progress_q = (import_jobs.update().where(import_jobs.c.id == job_id)
+                      .values(processed_rows=sa.bindparam("processed_rows"), success_count=sa.bindparam("success_count"),
+                              failure_count=sa.bindparam("failure_count"), percentage=sa.bindparam("percentage"))
+                      .returning(import_jobs.c.status))
         status = "succeeded"
 
         def to_row(rec: readers.SourceRecord) -> h.Row:
@@ -292,52 +297,62 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
         try:
             for recs in batches():
                 good = [(r.row, to_row(r)) for r in recs if r.error is None]
+                sw, fw = writers.get("success"), writers.get("failed")
                 if batch_fn:
                     results = h.call_batch(handler, conn, good, job_id, handler_opts)
                 else:
                     results = [h.call_row(handler, conn, i, row, job_id, handler_opts) for i, row in good]
-                conn.commit()
-                # result files only for committed rows
-                sw, fw = writers.get("success"), writers.get("failed")
-                done = {i: (row, ok, val) for (i, row), (ok, val) in zip(good, results)}
-                for r in recs:  # in input order
-                    if r.error is not None:
-                        ok, val, row = False, r.error, None
-                    else:
-                        row, ok, val = done[r.row]
+                # result rows in input order; written to the result files once committed
+                merged: Any = zip(good, results)
+                if len(good) != len(recs):  # rows the reader could not read fail with its message
+                    merged = _merge_unreadable(recs, merged, raw_cells)
+                outcomes, preview = state["outcomes"], state["preview"]
+                succ: list[list[Any]] = []
+                fail: list[list[Any]] = []
+                n_ok = n_failed = 0
+                for (i, row), (ok, val) in merged:
                     if ok:
-                        state["ok"] += 1
-                        if isinstance(val, dict) and isinstance(val.get("outcome"), str):
-                            oc = state["outcomes"]
-                            oc[val["outcome"]] = oc.get(val["outcome"], 0) + 1
+                        n_ok += 1
+                        if type(val) is dict:
+                            oc = val.get("outcome")
+                            if type(oc) is str:
+                                outcomes[oc] = outcomes.get(oc, 0) + 1
                         if sw is not None:
                             row.append(_result_text(val))
-                            sw.write(row)
+                            succ.append(row)
                         continue
-                    state["failed"] += 1
-                    if len(state["preview"]) < 20:
-                        state["preview"].append((r.row, val))
+                    n_failed += 1
+                    if len(preview) < 20:
+                        preview.append((i, val))
                     if fw is not None:
-                        fw.write((row if row is not None else raw_cells(r)) + [val])
-                state["processed"] += len(recs)
+                        fail.append(row + [val])
+                processed, n_ok, n_failed = state["processed"] + len(recs), state["ok"] + n_ok, state["failed"] + n_failed
                 batch_no += 1
+                # progress: log line; cancel flag read (every batch) and progress written (every
+                # flush_n batches) in the batch's own transaction, so it costs no extra commit and
+                # the counts in import_jobs are always those of committed rows
                 t_progress = time.perf_counter()
                 now = time.monotonic()
                 total = state["total"]
-                pct = _pct(state["processed"], total)
-                rate = state["processed"] / max(now - started, 1e-9)
+                pct = _pct(processed, total)
+                rate = processed / max(now - started, 1e-9)
                 of = f"/{total:,}" if total else ""
                 pc = f" ({pct:.1f}%)" if pct is not None else ""
-                log.info(f"import {job_id}: {state['processed']:,}{of} rows{pc}, ok={state['ok']:,} "
-                         f"failed={state['failed']:,}, {rate:,.0f} rows/s")
+                log.info(f"import {job_id}: {processed:,}{of} rows{pc}, ok={n_ok:,} "
+                         f"failed={n_failed:,}, {rate:,.0f} rows/s")
                 if batch_no % flush_n == 0:
-                    job_now = jobs.record_progress(engine, job_id, processed_rows=state["processed"],
-                                                   success_count=state["ok"], failure_count=state["failed"],
-                                                   percentage=pct)
-                else:  # on the import's own connection: no pool checkout, one round trip
+                    job_now = conn.execute(progress_q, dict(processed_rows=processed, success_count=n_ok,
+                                                            failure_count=n_failed, percentage=pct)).scalar()
+                else:
                     job_now = conn.execute(status_q).scalar()
                 stop_now = job_now == "cancelling" or should_stop()
                 state["progress_s"] += time.perf_counter() - t_progress
+                conn.commit()
+                state["processed"], state["ok"], state["failed"] = processed, n_ok, n_failed
+                if succ:
+                    sw.write_many(succ)
+                if fail:
+                    fw.write_many(fail)
                 if stop_now:
                     status = "cancelled"
                     log.warning(f"import {job_id}: cancelled after {state['processed']:,} rows (committed rows stay)")
@@ -357,6 +372,16 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
             raise
         h.reset_current(token)
     return finish(status)
+
+
+def _merge_unreadable(recs: list, merged: Iterator, raw_cells: Callable) -> Iterator:
+    """``merged`` (pairs for the readable records, in order) with a failed pair
+    ``((row, raw cells), (False, reader message))`` put back at each unreadable record."""
+    for r in recs:
+        if r.error is None:
+            yield next(merged)
+        else:
+            yield (r.row, raw_cells(r)), (False, r.error)
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
