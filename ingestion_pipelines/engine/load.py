@@ -182,9 +182,24 @@ class BatchLoader:
         return run_bisected(self.conn, rows, self.write_batch, failed)
 
     def write_batch(self, rows: list[PendingRow]) -> list[RowOutcome]:
-        if self.is_postgres:
+        """Write ``rows`` (no savepoint, no bisection: see :meth:`load`); one outcome per row.
+
+        On PostgreSQL, rows that carry different column sets are written in one statement
+        per column set, so a column a row does not carry is left as it is (as on the
+        generic path), never set to NULL.
+        """
+        if not self.is_postgres:
+            return self._write_generic(rows)
+        groups: dict[frozenset, list[PendingRow]] = {}
+        for r in rows:
+            groups.setdefault(frozenset(r.values), []).append(r)
+        if len(groups) == 1:
             return self._write_postgres(rows)
-        return self._write_generic(rows)
+        by_row: dict[int, RowOutcome] = {}
+        for group in groups.values():
+            for r, o in zip(group, self._write_postgres(group)):
+                by_row[id(r)] = o
+        return [by_row[id(r)] for r in rows]
 
     def _columns(self, rows: list[PendingRow]) -> list[str]:
         cols: dict[str, None] = {}

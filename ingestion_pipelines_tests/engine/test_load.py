@@ -149,3 +149,17 @@ def test_postgres_values_that_need_escaping_round_trip(pg_warehouse):
     with warehouse.engine.connect() as c:
         got = dict(c.execute(sa.select(things.c.code, things.c.name)).all())
     assert [got[f"x{i}"] for i in range(len(tricky))] == tricky
+
+
+def test_a_column_a_row_does_not_carry_is_left_alone(warehouse):
+    """Rows of one batch with different column sets: an omitted column keeps its stored
+    value on every dialect (never NULLed by a neighbour row that carries it)."""
+    warehouse.setup(md)
+    load(warehouse, rows(2, {0: {"sfa_url": "keep-me"}, 1: {"sfa_url": "old"}}), batch_size=10)
+    it = [PendingRow(1, {"tenant_id": "t1", "code": "c0000", "name": "y"}),
+          PendingRow(2, {"tenant_id": "t1", "code": "c0001", "name": "z", "sfa_url": "new"})]
+    r = load(warehouse, it, batch_size=10)
+    assert r.counts["updated"] == 2
+    with warehouse.engine.connect() as c:
+        got = dict(c.execute(sa.select(things.c.code, things.c.sfa_url)).all())
+    assert got == {"c0000": "keep-me", "c0001": "new"}

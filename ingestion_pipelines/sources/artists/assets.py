@@ -49,6 +49,7 @@ class ArtistsImportConfig(Config):
     batch_size: int = Field(default=200, description="Entities per transaction.")
     photo_workers: int = Field(default=8, description="Concurrent photo downloads.")
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, description="Largest accepted photo, in bytes.")
+    photo_s3_buckets: list[str] = Field(default=[], description="S3 buckets besides the store's own that photos may be read from with this pipeline's credentials (others: public https only).")
 
 
 def _preview(res: ImportResult) -> str:
@@ -83,7 +84,7 @@ def artists_import(context: AssetExecutionContext, config: ArtistsImportConfig, 
     loc = resolve_location(config.fixture, blob_store)
     opts = ImportOptions(dry_run=config.dry_run, skip_photos=config.skip_photos, update_existing=config.update_existing,
                          batch_size=config.batch_size, photo_workers=config.photo_workers,
-                         max_photo_bytes=config.max_photo_bytes)
+                         max_photo_bytes=config.max_photo_bytes, photo_s3_buckets=frozenset(config.photo_s3_buckets))
     context.log.info(f"importing {loc.uri} (dry_run={opts.dry_run}, update_existing={opts.update_existing}, skip_photos={opts.skip_photos})")
     with warehouse.connect(dry_run=opts.dry_run) as conn:
         try:

@@ -21,12 +21,16 @@ def _run(job: str, op: str, config: dict) -> None:
 @click.option("--skip-photos", is_flag=True, help="Do not download or change profile photos.")
 @click.option("--update-existing", is_flag=True, help="Update existing entities instead of skipping them.")
 @click.option("--batch-size", type=int, default=200, show_default=True, help="Entities per transaction.")
-def import_entities(fixture: str, dry_run: bool, skip_photos: bool, update_existing: bool, batch_size: int) -> None:
+@click.option("--photo-bucket", "photo_buckets", multiple=True, metavar="BUCKET",
+              help="An S3 bucket (besides the storage bucket) photos may be read from with your AWS credentials; repeatable.")
+def import_entities(fixture: str, dry_run: bool, skip_photos: bool, update_existing: bool, batch_size: int,
+                    photo_buckets: tuple[str, ...]) -> None:
     """Import a JSON entity FIXTURE (a path, s3://bucket/key, or a BlobStore key)."""
     if os.path.exists(fixture):
         fixture = os.path.abspath(fixture)
     _run("artists_import_job", "artists_import", {"fixture": fixture, "dry_run": dry_run, "skip_photos": skip_photos,
-                                                  "update_existing": update_existing, "batch_size": batch_size})
+                                                  "update_existing": update_existing, "batch_size": batch_size,
+                                                  "photo_s3_buckets": list(photo_buckets)})
 
 
 @click.command("export-artists")

@@ -41,8 +41,9 @@ class FixtureError(ValueError):
 @dataclass
 class ImportOptions:
     """Seed 000's options: ``dry_run``, ``skip_photos``, ``update_existing``; plus
-    ``batch_size`` (entities per transaction), ``photo_workers`` (concurrent downloads) and
-    ``max_photo_bytes`` (bytes)."""
+    ``batch_size`` (entities per transaction), ``photo_workers`` (concurrent downloads),
+    ``max_photo_bytes`` (bytes) and ``photo_s3_buckets`` (buckets other than the store's that
+    may be read with the pipeline's S3 credentials)."""
 
     dry_run: bool = False
     skip_photos: bool = False
@@ -50,6 +51,7 @@ class ImportOptions:
     batch_size: int = 200
     photo_workers: int = 8
     max_photo_bytes: int = 10 * 1024 * 1024
+    photo_s3_buckets: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -289,10 +291,12 @@ def _fetch_photos(plans: list[_Planned], loc: Location, store: BlobStore, http: 
 
     def one(ref: str):
         try:
-            data = fetch_photo(ref, loc, store, http, options.max_photo_bytes)
+            data = fetch_photo(ref, loc, store, http, options.max_photo_bytes, options.photo_s3_buckets)
             return store_photo(store, data, dry_run=options.dry_run), None
         except PhotoError as e:
             return None, str(e)
+        except Exception as e:  # noqa: BLE001 - a photo never fails the import: report it
+            return None, f"unexpected {type(e).__name__}: {str(e)[:200]}"
 
     with ThreadPoolExecutor(max_workers=max(1, options.photo_workers)) as pool:
         results = dict(zip(refs, pool.map(one, refs)))

@@ -123,6 +123,13 @@ class Entity(BaseModel):
     def _kind(cls, v: Any) -> Any:
         return _s(v).upper() if isinstance(v, str) else v
 
+    @field_validator("profile_photo_url", mode="after")
+    @classmethod
+    def _photo_ref(cls, v: str) -> str:
+        if v and any(ord(c) < 32 for c in v):
+            raise ValueError("profile_photo_url contains control characters")
+        return v
+
     @field_validator("display_name", mode="before")
     @classmethod
     def _display_name(cls, v: Any) -> str:

@@ -5,8 +5,10 @@ A ``profile_photo_url`` is one of:
 1. an S3 object: ``s3://bucket/key``, virtual-hosted
    ``https://bucket.s3[.-]region.amazonaws.com/key`` or path-style
    ``https://s3[.-]region.amazonaws.com/bucket/key`` — read with boto3 (honours
-   ``AWS_ENDPOINT_URL``); for an https URL a public HTTP download is tried when boto3 is
-   refused;
+   ``AWS_ENDPOINT_URL``) only when the bucket is the store's own or listed in
+   ``allowed_buckets`` (the pipeline's credentials must not read just any bucket a fixture
+   names); an https URL of another bucket is downloaded as a public URL (rule 3), and an
+   ``s3://`` URI of another bucket is refused;
 2. a URI of the configured BlobStore (an exported fixture's photos): read in place;
 3. any other http(s) URL: downloaded through :meth:`HttpClient.download` (public
    addresses only, size limit, ``image/*`` content type);
@@ -78,7 +80,8 @@ def _read_limited(stream, max_bytes: int) -> bytes:
     return data
 
 
-def fetch_photo(ref: str, fixture: Location, store: BlobStore, http: HttpClient, max_bytes: int) -> bytes:
+def fetch_photo(ref: str, fixture: Location, store: BlobStore, http: HttpClient, max_bytes: int,
+                allowed_buckets: frozenset[str] = frozenset()) -> bytes:
     """The bytes of the photo ``ref`` (module docstring for the forms). Raises :class:`PhotoError`."""
     ref = ref.strip()
     own_key = store.key_from_uri(ref) if "://" in ref else None
@@ -91,6 +94,11 @@ def fetch_photo(ref: str, fixture: Location, store: BlobStore, http: HttpClient,
     if ref.startswith("file://"):
         raise PhotoError("file:// URLs outside the storage are not allowed; use a path relative to the fixture")
     s3 = parse_s3_url(ref)
+    own_bucket = getattr(store, "bucket", None)
+    if s3 is not None and s3[0] != own_bucket and s3[0] not in allowed_buckets:
+        if ref.startswith("s3://"):
+            raise PhotoError(f"bucket {s3[0]!r} is not allowed (the store's bucket or photo_s3_buckets)")
+        s3 = None  # an https URL of another bucket: a public download below
     if s3 is not None:
         bucket, key = s3
         try:
@@ -128,6 +136,8 @@ def image_kind(data: bytes) -> tuple[str, str]:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format
             img.verify()
+    except Image.DecompressionBombError:
+        raise PhotoError("image dimensions too large (decompression bomb guard)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise PhotoError(f"not an image ({type(e).__name__})") from None
     if fmt not in IMAGE_FORMATS:

@@ -193,3 +193,36 @@ def test_landing_scan_sees_a_file_written_in_the_watermark_second(local_store):
     second = scan_landing(store, "artists/", first.cursor)
     assert [o.key for o in second.new] == ["artists/b.json"]
     assert scan_landing(store, "artists/", second.cursor).new == []
+
+
+def test_other_buckets_need_allowing_and_odd_references_never_crash(sqlite_warehouse, local_store, tmp_path, s3_endpoint):
+    """The pipeline's S3 credentials read only allowed buckets; malformed URLs, undecodable
+    hosts and decompression bombs are reported per photo, never failing the run."""
+    import struct
+    import zlib
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="private-bkt")
+    s3.put_object(Bucket="private-bkt", Key="p.png", Body=png(), ContentType="image/png")
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    fx = tmp_path / "odd.json"
+    fx.write_text(json.dumps([
+        {"kind": "PF", "display_name": "Private", "profile_photo_url": "s3://private-bkt/p.png"},
+        {"kind": "PF", "display_name": "Bad Url", "profile_photo_url": "http://[bad/x.png"},
+        {"kind": "PF", "display_name": "Bad Host", "profile_photo_url": "http://foo..com/x.png"},
+        {"kind": "PF", "display_name": "Bomb", "profile_photo_url": "bomb.png"},
+    ]))
+    res, mats = run_import(sqlite_warehouse, local_store, fixture=fx, checks=False)
+    ent = mats["artists/entities"]
+    assert res.success and ent["inserted"] == 4 and ent["photos_failed"] == 4
+    assert "'private-bkt' is not allowed" in ent["preview"] and "decompression bomb" in ent["preview"]
+    # allowed explicitly: read with the pipeline's credentials
+    fx.write_text(json.dumps([{"kind": "PF", "display_name": "Private", "profile_photo_url": "s3://private-bkt/p.png"}]))
+    _, mats = run_import(sqlite_warehouse, local_store, fixture=fx, checks=False, update_existing=True,
+                         photo_s3_buckets=["private-bkt"])
+    assert mats["artists/entities"]["photos_downloaded"] == 1
