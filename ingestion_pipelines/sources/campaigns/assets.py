@@ -120,7 +120,7 @@ def _failed_file(store: BlobStore, run_id: str, name: str, rep: IngestReport, he
         return ""
     rows = [{**{h: (f.record or {}).get(h) for h in header}, "import_row": f.row, "import_error": f.error}
             for f in rep.failures]
-    return write_rows(store, f"campaigns/results/{run_id}/{name}_failed.csv", header + ["import_row", "import_error"], rows)
+    return write_rows(store, f"results/campaigns/{run_id}/{name}_failed.csv", header + ["import_row", "import_error"], rows)
 
 
 @multi_asset(
@@ -201,7 +201,7 @@ def sfa_urls(context: AssetExecutionContext, config: SfaConfig, warehouse: Wareh
         context.log.warning("sfa_urls: run terminated; the batches done so far are committed, the next run resumes")
     unresolved_uri = ""
     if res.unresolved and not config.dry_run:
-        unresolved_uri = write_rows(blob_store, f"campaigns/results/{context.run_id}/sfa_unresolved.csv",
+        unresolved_uri = write_rows(blob_store, f"results/campaigns/{context.run_id}/sfa_unresolved.csv",
                                     ["campaign", "reason"], [list(u) for u in res.unresolved])
     reasons: dict[str, int] = {}
     for _c, r in res.unresolved:

@@ -48,6 +48,10 @@ def test_demo_step_runs_offline_with_checks_and_report(warehouse, local_store):
         assert checks == {"campaigns_have_no_orphans": True, "campaign_statuses_valid": True,
                           "campaigns_not_duplicated": True, "clients_unique_and_used": True,
                           "playlists_linked": True, "active_campaigns_have_data": False}
+        # result files live outside the landing prefix: the sensor never re-imports them
+        assert not local_store.key_from_uri(failed_file).startswith(PREFIX)
+        sensor = _defs(warehouse, local_store).resolve_sensor_def("campaigns_landing_sensor")
+        assert not sensor(build_sensor_context(instance=inst, resources={"blob_store": local_store})).run_requests
         again = job.execute_in_process(run_config=run_config, instance=inst)
         md2 = materializations(again)
         assert md2["campaigns/spotify_campaigns"]["unchanged"] == 664
