@@ -119,45 +119,58 @@ class LandingScan:
     complete: bool
 
 
-def scan_landing(store: BlobStore, prefix: str, cursor: str | None, *, page_size: int = 5000,
-                 suffixes: Iterable[str] | None = None) -> LandingScan:
-    """List at most ``page_size`` objects under ``prefix`` and return those newer than the
-    cursor's watermark (by last-modified time). ``suffixes`` filters names (``.json``).
+LOOKBACK_SECONDS = 900
 
-    Object stores report last-modified to the second (S3), so a file written in the same
-    second as the watermark is not "newer": the cursor also keeps the keys seen *at* the
-    watermark (``at_watermark``), and an object at the watermark whose key is not among
-    them is new.
+
+def scan_landing(store: BlobStore, prefix: str, cursor: str | None, *, page_size: int = 5000,
+                 suffixes: Iterable[str] | None = None, lookback_seconds: int = LOOKBACK_SECONDS) -> LandingScan:
+    """List at most ``page_size`` objects under ``prefix`` and return the new ones: modified
+    after the cursor's watermark (last-modified time), or inside the look-back window before
+    it with a key and ETag the cursor has not seen. ``suffixes`` filters names (``.json``).
+
+    The look-back window (``lookback_seconds``, default 15 min) catches files whose
+    last-modified time is older than when they became visible: S3 multipart uploads carry
+    their start time, ``cp -p``/``mv`` keep old times, object stores round to the second, and
+    a file can land behind a listing that is paged across ticks. The cursor keeps the
+    (key, ETag) pairs seen inside the window, so nothing is returned twice; run keys carry
+    the content hash as a second guard.
     """
     state = json.loads(cursor) if cursor else {}
-    watermark = dt.datetime.fromisoformat(state["watermark"]) if state.get("watermark") else None
-    at_wm = set(state.get("at_watermark") or [])
-    scan_max = dt.datetime.fromisoformat(state["scan_max"]) if state.get("scan_max") else watermark
-    at_max = set(state.get("at_scan_max") or (at_wm if scan_max == watermark else []))
+    parse = (lambda v: dt.datetime.fromisoformat(v) if v else None)
+    window = dt.timedelta(seconds=lookback_seconds)
+    watermark = parse(state.get("watermark"))
+    recent: dict[str, str] = state.get("recent") or {}
+    scan_max = parse(state.get("scan_max")) or watermark
+    seen_now: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in (state.get("seen_now") or {}).items()}
     start_after = state.get("start_after")
     sfx = tuple(s.lower() for s in suffixes) if suffixes else None
+    floor = watermark - window if watermark else None
     new: list[BlobObject] = []
-    seen = 0
+    listed = 0
     last_key = start_after
     for obj in store.list(prefix, start_after=start_after, limit=page_size):
-        seen += 1
+        listed += 1
         last_key = obj.key
         if sfx and not obj.key.lower().endswith(sfx):
             continue
         lm = obj.last_modified
-        if watermark is None or lm > watermark or (lm == watermark and obj.key not in at_wm):
-            new.append(obj)
+        if floor is None or lm > floor:
+            seen_now[obj.key] = (obj.etag, lm.isoformat())
+            if floor is None or lm > watermark or recent.get(obj.key) != obj.etag:
+                new.append(obj)
         if scan_max is None or lm > scan_max:
-            scan_max, at_max = lm, {obj.key}
-        elif lm == scan_max:
-            at_max.add(obj.key)
-    complete = seen < page_size
+            scan_max = lm
+    complete = listed < page_size
     iso = (lambda d: d.isoformat() if d else None)
     if complete:
-        out = {"watermark": iso(scan_max), "at_watermark": sorted(at_max)}
+        # the next scan's window starts at scan_max - window: remember what is inside it
+        keep_after = scan_max - window if scan_max else None
+        out = {"watermark": iso(scan_max),
+               "recent": {k: e for k, (e, lm) in seen_now.items()
+                          if keep_after is None or dt.datetime.fromisoformat(lm) > keep_after}}
     else:
-        out = {"watermark": iso(watermark), "at_watermark": sorted(at_wm), "scan_max": iso(scan_max),
-               "at_scan_max": sorted(at_max), "start_after": last_key}
+        out = {"watermark": iso(watermark), "recent": recent, "scan_max": iso(scan_max),
+               "seen_now": {k: list(v) for k, v in seen_now.items()}, "start_after": last_key}
     return LandingScan(new=new, cursor=json.dumps(out), complete=complete)
 
 
