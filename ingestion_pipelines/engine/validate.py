@@ -124,7 +124,7 @@ def _as_str(v: Any) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def text(v: Any, field: str, max_len: int | None = None) -> str | None:
+def text(v: Any, field: str, max_len: int | None = None, *, null_tokens: bool = False) -> str | None:
     """A free-text value: stripped ``str`` with control characters removed (C0 except
     ``\\t`` and ``\\n``, DEL, and C1 — so ``\\r\\n`` becomes ``\\n`` and a NUL, which
     PostgreSQL text cannot hold, disappears). Numbers and dates are turned into text
@@ -132,8 +132,10 @@ def text(v: Any, field: str, max_len: int | None = None) -> str | None:
 
     ``max_len``: maximum length in characters (Unicode code points) after cleaning; longer
     -> :class:`FieldError` ``"longer than N characters (M)"``. Blank -> ``None``.
+    Free text keeps ``NA``, ``Null``, ``.`` as written (a surname, Namibia's code); pass
+    ``null_tokens=True`` to read csvkit's null tokens as blank.
     """
-    if is_blank(v):
+    if v is None or (null_tokens and is_blank(v)):
         return None
     s = _CONTROL.sub("", _as_str(v)).strip()
     if not s:

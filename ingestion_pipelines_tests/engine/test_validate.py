@@ -32,9 +32,12 @@ def test_csvkit_blanks_are_none(corpus):
         dict.fromkeys(row, "")]  # blanks_converted.csv's only row is all-empty (skipped as blank)
     for column, value in row.items():
         assert converted[0][column] == ""
-        for normaliser in (v.text, v.email, v.phone, v.url, v.integer, v.decimal, v.boolean, v.date,
+        for normaliser in (v.email, v.phone, v.url, v.integer, v.decimal, v.boolean, v.date,
                            v.timestamp):
             assert normaliser(value, column) is None, (normaliser.__name__, value)
+        # free text keeps the token as written unless asked (a surname "Null", Namibia "NA")
+        assert v.text(value, column, null_tokens=True) is None
+        assert v.text(value, column) in (None, value.strip())
         assert v.choice(value, column, {"a": "a"}) is None
     for blank in (None, "", "   ", "\t\n", "na", "n/a", "None", "null", " . "):
         assert v.is_blank(blank)
