@@ -4,6 +4,7 @@
 import time
 
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset, define_asset_job
+from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.storage.dagster_run import DagsterRunStatus
 from pydantic import Field
 
@@ -73,6 +74,13 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
     context.log.info(f"import job {job_id}: importer={config.importer} file={config.file}")
     o = run_import(warehouse, blob_store, config.importer, config.file, config.to_options(), job_id=job_id,
                    run_id=run_id, log=context.log, should_stop=run_terminating)
+    if o.status == "cancelled":
+        # a cancelled import (`ingest import-cancel`, the UI's Terminate) ends its run CANCELED,
+        # as Dagster ends an interrupted run; the job's counts and result files are recorded
+        run = context.instance.get_run_by_id(run_id)
+        if run is not None and run.status != DagsterRunStatus.CANCELING:
+            context.instance.report_run_canceling(run, message=f"import job {job_id} was cancelled")
+        raise DagsterExecutionInterruptedError(f"import job {job_id} cancelled after {o.processed_rows:,} rows")
     md = {
         "dagster/row_count": o.processed_rows,
         "import_job_id": o.job_id,

@@ -4,14 +4,16 @@
   file in the landing area (``<IMPORT_S3_PREFIX>incoming/<job id>/<name>`` in the BlobStore;
   not under ``imports/``, so the landing sensor does not start it a second time), create the
   ``import_jobs`` row, and launch the run: through the webserver's GraphQL API when ``--url``
-  (or ``DAGSTER_WEBSERVER_URL``) is given, else on the local instance (in this process).
-  ``--wait`` shows a progress bar until the job ends. Prints the job's status JSON.
+  (or ``DAGSTER_WEBSERVER_URL``) is given, else on the local ``DAGSTER_HOME`` instance in a
+  detached process (:mod:`.local_run`). Returns at once; ``--wait`` shows a progress bar until
+  the job ends. Prints the job's status JSON (without ``--wait``: as it is at launch).
 * ``ingest import-status ID``: the seed's status JSON of one job.
-* ``ingest import-cancel ID``: ask the job to stop at its next batch boundary.
+* ``ingest import-cancel ID``: ask the job to stop at its next batch boundary (the flag in
+  ``import_jobs``), and ask the instance to terminate its Dagster run.
 
-Exit codes: 0 when the run succeeded (the job may be ``cancelled``, and rows may have failed:
-see ``failure_count`` and the failed file), 1 when the run failed or the job is unknown,
-2 on a usage error.
+Exit codes: 0 when the run was launched (with ``--wait``: when the job ended ``succeeded`` or
+``cancelled``; rows may have failed: see ``failure_count`` and the failed file), 1 when the
+job failed or is unknown, 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 import click
+from dagster import DagsterRunStatus
 
 from ...settings import DATA_DIR
 from . import jobs, settings
@@ -96,7 +99,7 @@ def _watch(engine, job_id: str, stop: threading.Event, interval: float = 0.5) ->
 @click.option("--wait", is_flag=True, help="Show a progress bar until the import ends.")
 @click.option("--url", default=lambda: os.environ.get("DAGSTER_WEBSERVER_URL", ""),
               help="Dagster webserver URL: launch through its GraphQL API (default: DAGSTER_WEBSERVER_URL; "
-                   "empty = run on the local instance).")
+                   "empty = run on the local DAGSTER_HOME instance, in a detached process).")
 def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, url: str) -> None:
     """Import FILE with IMPORTER (seed 003): one Dagster run; prints the job's status JSON."""
     opts = _parse_options(options)
@@ -124,21 +127,36 @@ def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, 
 
 
 def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
-    from ...launch import launch, summarize
+    """Start the run in a detached process on the DAGSTER_HOME instance (see :mod:`.local_run`)
+    and return at once; with ``wait``, show the progress bar until the job ends. True unless
+    the job failed (or the process died before ending it)."""
+    from .local_run import log_path, spawn
 
+    proc = spawn(job_id, cfg)
+    click.echo(f"started import job {job_id} (process {proc.pid}; log: {log_path(job_id)})", err=True)
+    if not wait:
+        return True
     stop = threading.Event()
-    watcher = None
-    if wait:
-        watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
-        watcher.start()
+    watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
+    watcher.start()
     try:
-        result = launch(JOB_NAME, cfg, tags={"imports/job_id": job_id})
+        while True:
+            status = jobs.job_status(engine, job_id)
+            if jobs.is_terminal(status):
+                break
+            if proc.poll() is not None:  # ended without ending the job
+                status = jobs.job_status(engine, job_id)
+                break
+            time.sleep(0.3)
+        try:
+            proc.wait(60)  # the run's own end (Dagster events) follows the job's
+        except Exception:  # noqa: BLE001 - the import itself is over
+            pass
     finally:
         stop.set()
-        if watcher:
-            watcher.join(5)
-    click.echo(summarize(result), err=True)
-    return result.success
+        watcher.join(5)
+    click.echo(f"import job {job_id}: {status} (run log: {log_path(job_id)})", err=True)
+    return status in ("succeeded", "cancelled")
 
 
 def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> bool:
@@ -192,29 +210,40 @@ def import_status(job_id: str) -> None:
 def import_cancel(job_id: str) -> None:
     """Cancel import job JOB_ID: it stops at its next batch boundary and ends `cancelled`
     (committed batches stay; result files cover the processed rows). A run still queued on
-    the instance is removed from the queue."""
+    the instance is removed from the queue; a running one gets a termination request through
+    the instance (it ends CANCELED)."""
     warehouse, _ = _resources()
     warehouse.setup(metadata)
-    status = jobs.request_cancel(warehouse.engine, job_id)
-    if status is None:
+    job = jobs.get_job(warehouse.engine, job_id)
+    if job is None:
         click.echo(f"no import job {job_id}", err=True)
         sys.exit(1)
-    job = jobs.get_job(warehouse.engine, job_id) or {}
     run_id = job.get("run_id")
-    if run_id and status == "cancelling":
+    inst = run = None
+    if run_id and not jobs.is_terminal(job["status"]):
         try:
-            from dagster import DagsterRunStatus
-
             from ...launch import instance
 
             inst = instance()
             run = inst.get_run_by_id(run_id)
-            if run is not None and run.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED):
-                inst.run_coordinator.cancel_run(run_id)
-                jobs.update_job(warehouse.engine, job_id, status="cancelled", finished_at=jobs.now())
-                status = "cancelled"
+            if run is not None and not run.is_finished and run.status not in (DagsterRunStatus.QUEUED,
+                                                                              DagsterRunStatus.NOT_STARTED):
+                # First the instance: the run is marked CANCELING (the asset sees it between
+                # batches and ends the run CANCELED); a run started by the webserver or daemon
+                # is also interrupted through its code server. Then the flag, below.
+                inst.run_launcher.terminate(run_id)
+                click.echo(f"termination of run {run_id} requested", err=True)
         except Exception as e:  # noqa: BLE001 - the flag alone still stops the import
             click.echo(f"(could not reach the run {run_id} on the instance: {e})", err=True)
+    status = jobs.request_cancel(warehouse.engine, job_id)
+    if status == "cancelling" and inst is not None and run is not None and run.status in (
+            DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED):
+        try:
+            inst.run_coordinator.cancel_run(run_id)
+            jobs.update_job(warehouse.engine, job_id, status="cancelled", finished_at=jobs.now())
+            status = "cancelled"
+        except Exception as e:  # noqa: BLE001
+            click.echo(f"(could not remove the run {run_id} from the queue: {e})", err=True)
     click.echo(f"import job {job_id}: {status}")
 
 

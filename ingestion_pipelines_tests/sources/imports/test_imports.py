@@ -257,7 +257,7 @@ def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_sto
                      sleep="0.1")
     t = threading.Thread(target=lambda: box.setdefault("r", materialize(
         [import_job], resources={"warehouse": sqlite_warehouse, "blob_store": local_store}, run_config=cfg,
-        instance=inst)))
+        instance=inst, raise_on_error=False)))
     t.start()
     deadline = time.time() + 30
     run = None
@@ -277,6 +277,7 @@ def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_sto
     assert job["status"] == "cancelled" and 0 < job["processed_rows"] < 300
     assert len(_emails(sqlite_warehouse)) == job["success_count"] == job["processed_rows"]
     assert job["success_file"]["rows"] == job["processed_rows"]
+    assert not box["r"].success and inst.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
 
 
 def test_settings_result_files_switches(sqlite_warehouse, local_store, monkeypatch):

@@ -85,3 +85,84 @@ def test_import_file_through_webserver_graphql(tmp_path):
     finally:
         web.terminate()
         web.wait(30)
+
+
+def _ingest(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "ingest"), *args], env=env, capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+
+
+def _job(env: dict, job_id: str) -> dict:
+    import sqlalchemy as sa
+
+    from ingestion_pipelines.sources.imports import jobs
+
+    eng = sa.create_engine(env["WAREHOUSE_URL"])
+    try:
+        return jobs.get_job(eng, job_id) or {}
+    finally:
+        eng.dispose()
+
+
+def _run_status(env: dict, job_id: str):
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as inst:
+        runs = [r for r in inst.get_runs() if r.tags.get("imports/job_id") == job_id]
+        return runs[0].status if runs else None
+
+
+def _wait_for(pred, timeout: float = 90, every: float = 0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_import_file_local_returns_at_once_status_cancel_and_wait(tmp_path):
+    """`ingest import-file` without --url: the run goes on in a detached process on the
+    DAGSTER_HOME instance; import-status follows it; import-cancel stops it (flag + run
+    termination through the instance: the Dagster run ends CANCELED); --wait shows the bar."""
+    from dagster import DagsterRunStatus
+
+    env = _env(tmp_path)
+    src = tmp_path / "many.csv"
+    src.write_text("name,email\n" + "".join(f"P {i},p{i}@example.com\n" for i in range(300)))
+    slow = ["-o", "batch_size=10", "-o", "handler_path=ingestion_pipelines_tests.sources.imports.helpers.slow_batch_handler",
+            "-o", "sleep=0.15"]
+    # 1. returns at once with the job id; the import then progresses and finishes
+    out = _ingest(env, "import-file", "employees", str(src), *slow)
+    assert out.returncode == 0, out.stderr[-3000:]
+    st = json.loads(out.stdout)
+    job_id = st["id"]
+    assert st["status"] in ("queued", "running") and st["processed_rows"] < 300
+    assert "started import job" in out.stderr
+    mid = _wait_for(lambda: (lambda j: j if j.get("status") == "running" and 0 < j["processed_rows"] < 300 else None)(
+        _job(env, job_id)))
+    assert mid["processed_rows"] % 10 == 0
+    seen = _status(env, job_id)  # import-status while it runs
+    assert seen["status"] in ("running", "succeeded") and seen["processed_rows"] >= mid["processed_rows"]
+    done = _wait_for(lambda: (lambda j: j if j.get("status") == "succeeded" else None)(_job(env, job_id)))
+    assert (done["processed_rows"], done["success_count"], done["percentage"]) == (300, 300, 100.0)
+    _wait_for(lambda: _run_status(env, job_id) == DagsterRunStatus.SUCCESS, timeout=60)
+
+    # 2. import-cancel on a running run
+    out = _ingest(env, "import-file", "employees", str(src), *slow)
+    job2 = json.loads(out.stdout)["id"]
+    _wait_for(lambda: (lambda j: j.get("status") == "running" and j["processed_rows"] >= 20)(_job(env, job2)))
+    c = _ingest(env, "import-cancel", job2)
+    assert c.returncode == 0 and "cancelling" in c.stdout and "termination of run" in c.stderr, c.stderr
+    end = _wait_for(lambda: (lambda j: j if j.get("status") == "cancelled" else None)(_job(env, job2)))
+    assert 20 <= end["processed_rows"] < 300 and end["processed_rows"] % 10 == 0
+    assert end["success_file"]["rows"] == end["processed_rows"]
+    _wait_for(lambda: _run_status(env, job2) == DagsterRunStatus.CANCELED, timeout=60)
+
+    # 3. --wait: the progress bar until the job ends
+    w = _ingest(env, "import-file", "employees", str(DATA / "employees.csv"), "--wait", "-o", "batch_size=2")
+    assert w.returncode == 0, w.stderr[-3000:]
+    st = json.loads(w.stdout)
+    assert st["status"] == "succeeded" and (st["success_count"], st["failure_count"]) == (5, 3)
+    assert "100.0%" in w.stderr and "8/8 rows" in w.stderr
