@@ -4,8 +4,9 @@
 * ``ingest load-tenants --file tenants.csv`` — the seed's ``manage.py load_tenants`` (a run of
   ``tenants/tenants``, which also registers the tenant partitions);
 * ``ingest bulk-ingest --data-dir DIR`` — the seed's ``bulk_ingest.py``: lands the files in the
-  BlobStore; ``--wait-for-completion`` then runs the tenants and per-tenant loads on the local
-  instance and prints each tenant's status and counts.
+  BlobStore; ``--wait-for-completion`` then runs the tenants and per-tenant loads (on the local
+  instance, or through a webserver's GraphQL API with ``--url``) and prints each tenant's status
+  and counts.
 """
 
 from __future__ import annotations
@@ -64,9 +65,12 @@ def load_tenants(file, dry_run):
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
 @click.option("--wait-for-completion", is_flag=True,
               help="After landing, run the loads on the local instance and print each tenant's status and counts.")
+@click.option("--url", default=None,
+              help="Dagster webserver URL (http://host:port): with --wait-for-completion, launch and follow the "
+                   "runs through its GraphQL API instead of the local instance.")
 @click.option("--verbose", "-v", is_flag=True, help="Print every file.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel uploads.")
-def bulk_ingest(data_dir, tenant_id, dry_run, wait_for_completion, verbose, concurrency):
+def bulk_ingest(data_dir, tenant_id, dry_run, wait_for_completion, url, verbose, concurrency):
     """Land a generated dataset in the BlobStore (STORAGE_URL) under tenants/<tenant_id>/."""
     from ...resources.defaults import shared_resources
     from .upload import plan_uploads, upload
@@ -90,7 +94,43 @@ def bulk_ingest(data_dir, tenant_id, dry_run, wait_for_completion, verbose, conc
     if not wait_for_completion:
         click.echo("the landing sensor (tenants_landing_sensor) picks them up; or use --wait-for-completion")
         return
-    sys.exit(_run_and_follow(plan, tenants_seen))
+    sys.exit(_follow_webserver(url, plan, tenants_seen) if url else _run_and_follow(plan, tenants_seen))
+
+
+def _echo_run(r) -> None:
+    if r.status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        click.echo(f"{r.label}: {r.status} (run {r.run_id})")
+        return
+    tot = r.totals()
+    names = ("created", "updated", "unchanged", "failed") if r.label == "tenants" else tuple(tot)
+    click.echo(f"{r.label}: {r.status} (run {r.run_id}) "
+               + " ".join(f"{n}={v}" for n, v in zip(names, tot.values())))
+    for key, md in sorted(r.assets.items()):
+        if md.get("failed"):
+            click.echo(f"    {key}: failed={md['failed']} failed rows file: {md.get('failed_rows_file')}")
+
+
+def _follow_webserver(url: str, plan, tenants_seen) -> int:
+    """``--wait-for-completion --url``: the tenants load, then one run per tenant, submitted to
+    and followed through the webserver's GraphQL API (see :mod:`.remote`). Exit code 0 when
+    every run succeeded."""
+    from .assets import tenant_partitions
+    from .remote import WebserverRuns
+
+    web = WebserverRuns(url)
+    warn = lambda r: click.echo(f"{r.label}: run {r.run_id} is still queued: is dagster-daemon running?", err=True)  # noqa: E731
+    runs = []
+    if any(not p.tenant_id for p in plan):
+        load = web.submit("tenants", "tenants_load_job",
+                          {"ops": {"tenants__tenants": {"config": {"file": "tenants/tenants.csv"}}}})
+        click.echo(f"tenants: submitted run {load.run_id} to {url}")
+        web.follow([load], _echo_run, queued_warning=warn)
+        runs.append(load)
+    web.add_partitions(tenant_partitions.name, tenants_seen)
+    tenant_runs = [web.submit(f"tenant {tid}", "tenants_files_job", partition_key=tid) for tid in tenants_seen]
+    web.follow(tenant_runs, _echo_run, queued_warning=warn)
+    runs += tenant_runs
+    return 0 if all(r.status == "SUCCESS" for r in runs) else 1
 
 
 def _run_and_follow(plan, tenants_seen) -> int:
