@@ -20,6 +20,7 @@ failing batch, progress written with the batch it counts)::
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import posixpath
@@ -243,7 +244,11 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
         columns = list(records.columns or [])
         it: Iterator[readers.SourceRecord] = iter(records)
         first: list[readers.SourceRecord] = []
-        if not columns:  # NDJSON / JSON objects: the first readable record's keys name the columns
+        if not columns and fmt in ("ndjson", "json"):
+            # JSON objects: the union of every record's keys, in first-seen order (a key that
+            # first appears in a later record still gets its column, as csvkit's in2csv does)
+            columns = _json_columns(path, fmt, read_opts)
+        if not columns:  # anything else without a header: the first readable record's keys
             for rec in it:
                 first.append(rec)
                 if rec.data is not None:
@@ -285,14 +290,8 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
             return vals + [None] * (n_cols - len(vals))
 
         def batches() -> Iterator[list[readers.SourceRecord]]:
-            buf: list[readers.SourceRecord] = []
-            for rec in _chain(first, it):
-                buf.append(rec)
-                if len(buf) >= options.batch_size:
-                    yield buf
-                    buf = []
-            if buf:
-                yield buf
+            src, size = itertools.chain(first, it), options.batch_size
+            return iter(lambda: list(itertools.islice(src, size)), [])
 
         try:
             for recs in batches():
@@ -374,6 +373,18 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
     return finish(status)
 
 
+def _json_columns(path: Path, fmt: str, read_opts: dict[str, Any]) -> list[str]:
+    """The union of the keys of every JSON object in the file, in first-seen order: one extra
+    streamed pass over an NDJSON/JSON input (the result files' header must be known before
+    their first row; measured cost: the parse only, no handler or database work)."""
+    keys: dict[str, None] = {}
+    with readers.iter_records(path, fmt, **read_opts) as recs:
+        for rec in recs:
+            if rec.data:
+                keys.update(dict.fromkeys(rec.data))
+    return [str(k) for k in keys]
+
+
 def _merge_unreadable(recs: list, merged: Iterator, raw_cells: Callable) -> Iterator:
     """``merged`` (pairs for the readable records, in order) with a failed pair
     ``((row, raw cells), (False, reader message))`` put back at each unreadable record."""
@@ -382,11 +393,6 @@ def _merge_unreadable(recs: list, merged: Iterator, raw_cells: Callable) -> Iter
             yield next(merged)
         else:
             yield (r.row, raw_cells(r)), (False, r.error)
-
-
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest
 
 
 def new_job_id() -> str:

@@ -101,6 +101,16 @@ def test_inputs_xlsx_ndjson_latin1_gzip_s3(sqlite_warehouse, s3_store, tmp_path)
     assert (o.processed_rows, o.success_count, o.failure_count) == (3, 1, 2)
     errs = [r[2] for r in _file_rows(s3_store, o.failed_file)[1:]]
     assert errs[0].startswith("line 2") and errs[1] == "Name is required"
+    # a key first seen in a later record extends the columns (union, as csvkit's in2csv)
+    nd = (b'{"name": "Ann", "email": "ann@example.com"}\n'
+          b'{"email": "bob@example.com", "name": "Bob", "dept": "R&D"}\n{"name": "Cy", "email": "bad"}\n')
+    (tmp_path / "u.ndjson").write_bytes(nd)
+    o = run_import(sqlite_warehouse, s3_store, "employees", str(tmp_path / "u.ndjson"))
+    assert (o.processed_rows, o.success_count, o.failure_count) == (3, 2, 1)
+    ok_rows = _file_rows(s3_store, o.success_file)
+    assert ok_rows[0] == ["name", "email", "dept", "import_result"]
+    assert [r[:3] for r in ok_rows[1:]] == [["Ann", "ann@example.com", ""], ["Bob", "bob@example.com", "R&D"]]
+    assert _file_rows(s3_store, o.failed_file)[1][:3] == ["Cy", "bad", ""]
 
     latin = "nome;email\nJosé Ñandú;jose@example.com\n".encode("latin-1")
     (tmp_path / "l.csv.gz").write_bytes(gzip.compress(latin))
