@@ -21,6 +21,7 @@ Other dialects: :class:`StagedUpsert` falls back to :class:`~.load.BatchLoader` 
 
 from __future__ import annotations
 
+import datetime
 import io
 import time
 from dataclasses import dataclass, field
@@ -123,6 +124,10 @@ class StagedUpsert:
         self.schema = table.schema or translate.get(None)
         self._staging: str | None = None
         self._plain_ok = True
+        #: COPY straight into ``table`` (no staging, each row written once) while no key of a
+        #: batch exists yet; off for good after the first unique violation, and when a
+        #: reference must be checked in SQL (that needs the staged rows).
+        self.direct = self.is_postgres and not self.refs
         #: seconds spent per phase (copy, orphans, write), summed over batches
         self.timings: dict[str, float] = {"copy": 0.0, "orphans": 0.0, "write": 0.0}
 
@@ -214,6 +219,12 @@ class StagedUpsert:
             res = StagedResult()
             clock = time.perf_counter
             t0 = clock()
+            if self.direct:
+                done = self._copy_direct(raw, batch)
+                if done is not None:
+                    self.timings["copy"] += clock() - t0
+                    return [done]
+                t0 = clock()
             with raw.cursor() as cur:
                 cur.execute(f'TRUNCATE "{stg}"')
                 buf = io.StringIO()
@@ -271,6 +282,33 @@ class StagedUpsert:
         for r in run_bisected(self.conn, list(rows), write, failed):
             total.add(r)
         return total
+
+    def _copy_direct(self, raw: Any, batch: Sequence[tuple[int, str]]) -> StagedResult | None:
+        """COPY ``batch`` straight into the table (audit values appended to every line) in a
+        savepoint. Returns the counts, or None when a key already exists (the savepoint is
+        rolled back, and this loader uses the staging path from then on). Other database
+        errors propagate (to :func:`~.load.run_bisected`, which rolls back its own savepoint,
+        around this one, and bisects the batch)."""
+        audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
+        ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        vals = [ts if c == "_ingested_at" else
+                ("\\N" if self.audit.get(c) is None else copy_escape(str(self.audit[c]))) for c in audit_cols]
+        suffix = "".join("\t" + v for v in vals) + "\n"
+        data = suffix.join([t for _, t in batch])
+        data += suffix
+        collist = ", ".join(f'"{c}"' for c in self.columns + audit_cols)
+        with raw.cursor() as cur:
+            cur.execute("SAVEPOINT _staged_direct")
+            try:
+                cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN", io.StringIO(data), size=1 << 20)
+            except psycopg2.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT _staged_direct")
+                self.direct = False
+                self._plain_ok = False
+                return None
+            n = cur.rowcount
+            cur.execute("RELEASE SAVEPOINT _staged_direct")
+        return StagedResult(inserted=n)
 
     # -- any dialect -----------------------------------------------------------------------
     def load_values(self, rows: Sequence[tuple[int, tuple]]) -> StagedResult:

@@ -13,7 +13,8 @@ their own connections while the next batch is parsed -> one commit per batch -> 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
 stays flat. Memory: the ids seen so far in the file (to report duplicates) and the parent ids,
-~100 bytes each, plus at most ``writers + 2`` batches.
+~100 bytes each, plus at most ``writers + 2`` batches (COPY text and line numbers only; the raw
+text of a line the database refuses is read again from the file afterwards).
 """
 
 from __future__ import annotations
@@ -258,7 +259,9 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             if failed is not None:
                 failed.add(obj.uri, line, reason, raw)
 
-    def flush(wconn, loader: StagedUpsert, batch: list[tuple[int, str]], raws: list[bytes]) -> None:
+    db_failed: list[tuple[int, str]] = []
+
+    def flush(wconn, loader: StagedUpsert, batch: list[tuple[int, str]]) -> None:
         if pg:
             res: StagedResult = loader.load_copy(batch)
         else:
@@ -270,10 +273,9 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             fr.unchanged += res.unchanged
             if progress is not None:
                 progress.tick(len(batch))
-        if res.failed:
-            by_line = {ln: raws[i] for i, (ln, _) in enumerate(batch)}
-            for ln, reason in res.failed:
-                bad(ln, reason, by_line.get(ln))
+        if res.failed:  # rare: their raw lines are read again once the file is done
+            with lock:
+                db_failed.extend(res.failed)
 
     work: queue.Queue = queue.Queue(maxsize=1)
     errors: list[BaseException] = []
@@ -293,7 +295,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                 if errors:
                     continue  # drain after a failure
                 try:
-                    flush(wconn, loader, *item)
+                    flush(wconn, loader, item)
                 except BaseException as exc:  # re-raised in the reading thread
                     errors.append(exc)
                     wconn.rollback()
@@ -307,7 +309,6 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         t.start()
     lines, close = _open_lines(store, obj)
     batch: list[tuple[int, str]] = []
-    raws: list[bytes] = []
     try:
         n = 0
         for raw in lines:
@@ -326,14 +327,13 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                 continue
             seen[rid] = n
             batch.append((n, text))
-            raws.append(raw)
             if len(batch) >= batch_size:
                 if errors:
                     break
-                work.put((batch, raws))
-                batch, raws = [], []
+                work.put(batch)
+                batch = []
         if batch and not errors:
-            work.put((batch, raws))
+            work.put(batch)
     finally:
         for _ in threads:
             work.put(None)
@@ -342,3 +342,24 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         close()
     if errors:
         raise errors[0]
+    if db_failed:
+        _report_db_failures(store, obj, sorted(db_failed), bad)
+
+
+def _report_db_failures(store: BlobStore, obj: BlobObject, failures: list[tuple[int, str]],
+                        bad: Callable[[int, str, bytes | None], None]) -> None:
+    """Report the lines the database refused (``(line, reason)``, sorted by line) with their
+    raw text, read again from the file (the batches keep no raw lines, to save memory)."""
+    want = dict(failures)
+    lines, close = _open_lines(store, obj)
+    try:
+        for n, raw in enumerate(lines, start=1):
+            reason = want.pop(n, None)
+            if reason is not None:
+                bad(n, reason, raw)
+                if not want:
+                    break
+    finally:
+        close()
+    for n, reason in want.items():  # pragma: no cover - the file changed while loading
+        bad(n, reason, None)

@@ -38,6 +38,31 @@ def test_copy_orphans_bisect_and_upsert(pg_warehouse):
         assert set(conn.execute(sa.select(child.c._source)).scalars()) == {"file:///x"}
 
 
+def test_direct_copy_bisect_then_upsert(pg_warehouse):
+    """Without SQL reference checks, fresh keys are COPYed straight into the table (audit
+    values on every line); a refused value is bisected out; the first existing key rolls the
+    batch back and switches the loader to staging + upsert."""
+    pg_warehouse.setup(md)
+    with pg_warehouse.connect() as conn:
+        conn.execute(child.delete())
+        conn.commit()
+        su = StagedUpsert(conn, child, ["k", "id", "pid", "n"], audit={"_source": "file:///d\tx", "_run_id": "r2"})
+        assert su.direct
+        res = su.load_copy([(1, "t\td1\tp1\t1"), (2, "t\td2\tp1\tbad"), (3, "t\td3\t\\N\t3")])
+        conn.commit()
+        assert (res.inserted, res.updated, res.unchanged) == (2, 0, 0)
+        assert [ln for ln, _ in res.failed] == [2] and su.direct
+        rows = conn.execute(sa.select(child.c.id, child.c.pid, child.c._source, child.c._run_id,
+                                      child.c._ingested_at).order_by(child.c.id)).all()
+        assert [(r.id, r.pid, r._source, r._run_id) for r in rows] == [("d1", "p1", "file:///d\tx", "r2"),
+                                                                       ("d3", None, "file:///d\tx", "r2")]
+        assert all(r._ingested_at is not None for r in rows)
+        res2 = su.load_copy([(1, "t\td1\tp1\t1"), (2, "t\td3\tp1\t30"), (3, "t\td4\tp1\t4")])
+        conn.commit()
+        assert (res2.inserted, res2.updated, res2.unchanged, res2.failed) == (1, 1, 1, []) and not su.direct
+        assert dict(conn.execute(sa.select(child.c.id, child.c.n)).all()) == {"d1": 1, "d3": 30, "d4": 4}
+
+
 def test_parser_reasons():
     p = Parser("order_items", "t1")
     ok = b'{"tenant_id":"t1","item_id":"i","order_id":"o","product_id":"p","quantity":2,"unit_price":"1.50","currency":"EUR"}'
