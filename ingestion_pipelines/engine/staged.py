@@ -84,6 +84,31 @@ def copy_escape(s: str) -> str:
     return s
 
 
+class CopyLines:
+    """A read-only binary stream over ``texts`` (COPY text rows without newline), each followed
+    by ``suffix`` and a newline, encoded in ``read(size)`` slices of about ``rows_per_read``
+    rows, so COPY gets its data without one big buffer of the whole batch (a batch of 20,000
+    rows would otherwise be a ~5 MB string plus its encoding, per writer, per batch)."""
+
+    def __init__(self, texts: Sequence[str], suffix: str = "", rows_per_read: int = 500):
+        self.texts = texts
+        self.end = suffix + "\n"
+        self.i = 0
+        self.step = rows_per_read
+
+    def read(self, size: int = -1) -> bytes:
+        i, texts = self.i, self.texts
+        if i >= len(texts):
+            return b""
+        j = min(len(texts), i + self.step)
+        self.i = j
+        end = self.end
+        return (end.join(texts[i:j]) + end).encode()
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by COPY FROM
+        return self.read(size)
+
+
 def _raise_temp_buffers(conn: sa.Connection, size: str = "256MB") -> None:
     """Give the session's temporary tables ``size`` of local buffers (PostgreSQL's default,
     8MB, makes a 50,000-row staging batch spill to disk). Only possible before the session's
@@ -227,11 +252,7 @@ class StagedUpsert:
                 t0 = clock()
             with raw.cursor() as cur:
                 cur.execute(f'TRUNCATE "{stg}"')
-                buf = io.StringIO()
-                for line, text in batch:
-                    buf.write(f"{line}\t{text}\n")
-                buf.seek(0)
-                cur.copy_expert(copy_sql, buf, size=1 << 20)
+                cur.copy_expert(copy_sql, CopyLines([f"{line}\t{text}" for line, text in batch]), size=1 << 20)
                 t1 = clock()
                 if orphans:
                     # Statistics for the batch, so the planner picks index probes (small batch,
@@ -293,14 +314,13 @@ class StagedUpsert:
         ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
         vals = [ts if c == "_ingested_at" else
                 ("\\N" if self.audit.get(c) is None else copy_escape(str(self.audit[c]))) for c in audit_cols]
-        suffix = "".join("\t" + v for v in vals) + "\n"
-        data = suffix.join([t for _, t in batch])
-        data += suffix
+        suffix = "".join("\t" + v for v in vals)
         collist = ", ".join(f'"{c}"' for c in self.columns + audit_cols)
         with raw.cursor() as cur:
             cur.execute("SAVEPOINT _staged_direct")
             try:
-                cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN", io.StringIO(data), size=1 << 20)
+                cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN",
+                                CopyLines([t for _, t in batch], suffix), size=1 << 20)
             except psycopg2.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT _staged_direct")
                 self.direct = False

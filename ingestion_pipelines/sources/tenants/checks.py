@@ -38,6 +38,27 @@ def duplicate_keys(conn: sa.Connection, entity: str, tenant_id: str) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar() or 0)
 
 
+def enforcing_unique_index(conn: sa.Connection, entity: str) -> str | None:
+    """PostgreSQL: the name of a valid unique index of ``entity``'s table on exactly
+    ``(tenant_id, <id>)`` (the natural key), or None (other dialects, or no such index).
+    While it exists no id can appear twice for a tenant, so the duplicate check need not scan."""
+    if conn.dialect.name != "postgresql":
+        return None
+    t = schema.ENTITY_TABLES[entity]
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    sch = t.schema or translate.get(None)
+    rel = f'"{sch}"."{t.name}"' if sch else f'"{t.name}"'
+    q = sa.text("""
+        SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = to_regclass(:rel) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+          AND i.indexprs IS NULL AND i.indnkeyatts = 2
+          AND ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
+              = ARRAY['tenant_id', :id]
+        LIMIT 1""")
+    return conn.execute(q, {"rel": rel, "id": FIELDS[entity][0][0]}).scalar()
+
+
 def foreign_rows(conn: sa.Connection, entity: str, tenant_id: str) -> int:
     """Rows carrying this tenant's id whose ``_source`` is not one of this tenant's landed
     files (``.../tenants/<tenant_id>/...``): another tenant's data under this tenant's id."""
@@ -64,8 +85,12 @@ def run_checks(conn: sa.Connection, entity: str, tenant_id: str, *, good: int, w
     if entity in REFS:
         orphans = orphan_counts(conn, entity, tenant_id)
         out["no_orphans"] = (not any(orphans.values()), {f"orphans_{k}": v for k, v in orphans.items()})
-    d = duplicate_keys(conn, entity, tenant_id)
-    out["no_duplicate_keys"] = (d == 0, {"duplicate_keys": d})
+    index = enforcing_unique_index(conn, entity)
+    if index is not None:  # guaranteed by the database: no scan of the tenant's rows
+        out["no_duplicate_keys"] = (True, {"duplicate_keys": 0, "enforced_by_unique_index": index})
+    else:
+        d = duplicate_keys(conn, entity, tenant_id)
+        out["no_duplicate_keys"] = (d == 0, {"duplicate_keys": d})
     f = foreign_rows(conn, entity, tenant_id)
     out["tenant_isolation"] = (f == 0, {"rows_from_other_sources": f})
     return out

@@ -246,7 +246,6 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
     On PostgreSQL ``writers`` connections write concurrently (each batch is its own
     transaction); on other dialects one writer uses ``conn``."""
     parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
-    parse = parser.parse
     audit = {"_source": obj.uri, "_run_id": run_id}
     pg = conn.dialect.name == "postgresql"
     writers = max(1, writers) if pg else 1
@@ -309,23 +308,32 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         t.start()
     lines, close = _open_lines(store, obj)
     batch: list[tuple[int, str]] = []
+    # Parser.parse inlined (this loop runs once per line): the generated fast path, and the
+    # careful path (which gives the reason) only when it declines
+    fast, careful = parser._fast, parser._parse
+    read = 0
     try:
         n = 0
         for raw in lines:
             n += 1
             if not raw or raw.isspace():
                 continue
-            fr.rows_read += 1
+            read += 1
             try:
-                text, rid = parse(raw)
-            except BadLine as e:
-                bad(n, str(e), raw)
-                continue
-            first = seen.get(rid)
-            if first is not None:
+                out = fast(raw)
+            except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
+                out = None
+            if out is None:
+                try:
+                    out = careful(raw)
+                except BadLine as e:
+                    bad(n, str(e), raw)
+                    continue
+            text, rid = out
+            first = seen.setdefault(rid, n)
+            if first != n:
                 bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
                 continue
-            seen[rid] = n
             batch.append((n, text))
             if len(batch) >= batch_size:
                 if errors:
@@ -335,6 +343,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         if batch and not errors:
             work.put(batch)
     finally:
+        fr.rows_read += read
         for _ in threads:
             work.put(None)
         for t in threads:

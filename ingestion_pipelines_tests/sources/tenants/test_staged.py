@@ -124,3 +124,31 @@ def test_generated_fast_parser_agrees_with_the_careful_one(tmp_path):
                 n_fast += 1
                 assert fast == careful, line
     assert n_fast > 300
+
+
+def test_line_refused_by_database_reported_with_raw_text(pg_warehouse, local_store):
+    """A value the parser accepts but PostgreSQL refuses (a UTC offset of +23:00) is bisected
+    out of its COPY batch and reported with its line number and raw text (read again from the
+    file); every other line lands."""
+    from ingestion_pipelines.sources.tenants import schema
+    from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
+
+    import orjson
+
+    tid = "t-refused"
+    lines = []
+    for i in range(7):
+        ts = "2024-01-01T00:00:00+23:00" if i == 4 else "2024-01-01T00:00:00+00:00"
+        lines.append(orjson.dumps({"tenant_id": tid, "product_id": f"p{i}", "sku": f"S{i}", "name": f"N {i}",
+                                   "price": "1.50", "currency": "USD", "stock": i, "active": True, "created_at": ts}))
+    local_store.put_bytes(f"tenants/{tid}/products_{tid}_chunk_0000.ndjson", b"\n".join(lines) + b"\n")
+    pg_warehouse.setup(schema.metadata)
+    failed = FailedRecords()
+    with pg_warehouse.connect() as conn:
+        res = load_entity(conn, local_store, tid, "products", run_id="r", batch_size=3, failed=failed)
+        n = conn.execute(sa.select(sa.func.count()).select_from(schema.ENTITY_TABLES["products"])
+                         .where(schema.ENTITY_TABLES["products"].c.tenant_id == tid)).scalar()
+    assert (res.total("inserted"), res.total("failed"), n) == (6, 1, 6)
+    uri = failed.upload(local_store, "results/test/refused.ndjson")
+    (rec,) = [orjson.loads(x) for x in local_store.get_bytes(local_store.key_from_uri(uri)).splitlines()]
+    assert rec["line"] == 5 and rec["raw"] == lines[4].decode() and "range" in rec["error"].lower()
