@@ -70,6 +70,10 @@ def test_asset_employees_good_and_bad_rows(warehouse, local_store, fmt):
     assert landed == {"ana.souza@example.com": "Ana Souza Updated", "bruno.lima@example.com": "Bruno Lima",
                       "formula@example.com": '=HYPERLINK("http://evil.example")',
                       "elodie.martin@example.fr": "Élodie Martin"}
+    # the ids in the results are the rows' ids in the table
+    with warehouse.engine.connect() as c:
+        ids = dict(c.execute(sa.select(employees.c.email, employees.c.id)).all())
+    assert {r[1]: json.loads(r[2])["id"] for r in ok[1:]} == ids
     # re-running the same file changes nothing
     o = run_import(warehouse, local_store, "employees", str(DATA / "employees.csv"))
     assert o.outcomes == {"unchanged": 4, "updated": 1} or o.outcomes.get("inserted", 0) == 0
@@ -117,6 +121,31 @@ def test_inputs_xlsx_ndjson_latin1_gzip_s3(sqlite_warehouse, s3_store, tmp_path)
     o = run_import(sqlite_warehouse, s3_store, "employees", str(tmp_path / "l.csv.gz"))
     assert o.success_count == 1  # delimiter sniffed, encoding detected, positional columns
     assert _emails(sqlite_warehouse)["jose@example.com"] == "José Ñandú"
+
+
+def test_employees_fast_path_agrees_with_parse(sqlite_warehouse, local_store, tmp_path):
+    """Rows the batch handler validates inline and rows it leaves to parse() end the same way."""
+    import csv
+
+    from ingestion_pipelines.sources.imports.employees import parse
+    from ingestion_pipelines.sources.imports.handlers import row_class
+
+    rows = [["  Ann  ", "ann@EXAMPLE.com"], ["N/A", "na@example.com"], ["tab\there", "tab@example.com"],
+            ["x" * 501, "long@example.com"], ["Zoë", "zoe@example.com"], ["  ", "blank@example.com"],
+            ["Bob", " bob@example.org "], ["Eve", "eve@localhost"], ["Dan", "dan@xn--bcher-kva.example"]]
+    src = tmp_path / "tricky.csv"
+    with open(src, "w", newline="") as f:
+        csv.writer(f).writerows([["name", "email"], *rows])
+    o = run_import(sqlite_warehouse, local_store, "employees", str(src), ImportOptions(batch_size=4))
+    got = {r[1]: ("ok", json.loads(r[2])["email"]) for r in _file_rows(local_store, o.success_file)[1:]}
+    got.update({r[1]: ("failed", r[2]) for r in _file_rows(local_store, o.failed_file)[1:]})
+    cls = row_class(["name", "email"])
+    for name, email in rows:
+        try:
+            want = ("ok", parse(cls([name, email]))["email"])
+        except ValueError as e:
+            want = ("failed", str(e))
+        assert got[email] == want, (name, email)
 
 
 def test_handler_contract(sqlite_warehouse, local_store, tmp_path):
