@@ -38,7 +38,9 @@ from ..resources.storage import BlobStore
 
 ResultFormat = Literal["csv", "xlsx"]
 
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+# OWASP "CSV injection": = + - @, and TAB / CR (some spreadsheets strip them, then evaluate);
+# the full-width ＝ ＋ － ＠ that some Excel locales also evaluate.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _FORMULA_FIRST = frozenset(FORMULA_PREFIXES)
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -50,8 +52,9 @@ _ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def neutralise(value: Any) -> Any:
-    """``value`` made safe for a spreadsheet: a ``str`` starting with ``= + - @`` gets a
-    leading ``'``; any other value is returned unchanged (``None`` stays ``None``)."""
+    """``value`` made safe for a spreadsheet: a ``str`` starting with one of
+    :data:`FORMULA_PREFIXES` (``= + - @``, TAB, CR, or their full-width forms) gets a leading
+    ``'``; any other value is returned unchanged (``None`` stays ``None``)."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value

@@ -52,3 +52,13 @@ def test_writer_discard_and_bad_format(tmp_path):
     w.write(["x", "\x01y", "z"])
     w.discard()
     assert not w.path.exists()
+
+
+def test_tab_cr_and_full_width_formula_prefixes_are_neutralised(local_store):
+    from ingestion_pipelines.engine.result_files import neutralise, read_back, write_rows
+
+    risky = ["\t=1+1", "\r=1+1", "\uff1dSUM(A1)", "\uff0b1", "\uff0d1", "\uff20x"]
+    assert all(neutralise(x) == "'" + x for x in risky)
+    uri = write_rows(local_store, "r/risky.csv", ["v"], [[x] for x in risky], "csv")
+    rows = read_back(local_store.get_bytes(local_store.key_from_uri(uri)), "csv")
+    assert [r[0] for r in rows[1:]] == ["'" + x for x in risky]
