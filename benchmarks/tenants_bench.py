@@ -8,7 +8,9 @@ COPY, a batched INSERT of 1,000 rows and ``pandas.to_sql`` — same rows, same m
    events in the seed's proportions) and lands it in a local BlobStore;
 2. ``e2e``: landing sensor tick + one real ``tenants_files_job``-equivalent materialization
    per tenant partition (``materialize(entity_assets, partition_key=...)``), into a fresh
-   PostgreSQL schema — files landed -> rows in PostgreSQL, checks included;
+   PostgreSQL schema — files landed -> rows in PostgreSQL, checks included; ``e2e_par``: the
+   same with the tenant runs at the same time, one process each (as the run coordinator
+   starts the sensor's run requests); peak RSS is then given per run process;
 3. ``copy``: raw ``COPY`` of the same good rows (pre-rendered TSV, not timed) into the same
    tables with the same unique keys, in a fresh schema: the ceiling;
 4. ``insert``: parse NDJSON + multi-row ``INSERT`` of 1,000 rows per statement (Django's
@@ -241,7 +243,71 @@ def method_to_sql(args) -> dict:
     return {"rows": rows, "seconds": time.perf_counter() - t0}
 
 
-METHODS = {"e2e": method_e2e, "copy": method_copy, "insert": method_insert, "to_sql": method_to_sql}
+def method_e2e_par(args) -> dict:
+    """``e2e`` with the tenant partition runs at the same time, each in its own process — what
+    the sensor's run requests get from the QueuedRunCoordinator (``max_concurrent_runs: 4``)."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.resources.warehouse import WarehouseResource
+    from ingestion_pipelines.sources.tenants import schema as tschema
+    from ingestion_pipelines.sources.tenants.sensors import tenants_landing_sensor
+
+    store = LocalBlobStore(root=args.store)
+    WarehouseResource(url=args.pg, schema_name=args.schema).setup(tschema.metadata)  # once, not racing
+    t0 = time.perf_counter()
+    with DagsterInstance.ephemeral() as inst:
+        res = tenants_landing_sensor(build_sensor_context(instance=inst, resources={"blob_store": store}))
+    t_sensor = time.perf_counter() - t0
+    tenants = [rr.partition_key for rr in res.run_requests if rr.job_name == "tenants_files_job"]
+    procs = [subprocess.Popen([sys.executable, __file__, "--child", "e2e_tenant", "--tenant", tid, "--pg", args.pg,
+                               "--schema", args.schema, "--store", str(args.store), "--batch-size", str(args.batch_size)],
+                              stdout=subprocess.PIPE, text=True) for tid in tenants]
+    outs = []
+    for p in procs:
+        stdout, _ = p.communicate()
+        line = next((ln for ln in stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if p.returncode or not line:
+            raise SystemExit(f"tenant run failed: {stdout[-2000:]}")
+        outs.append(json.loads(line[7:]))
+    db: dict[str, float] = {}
+    for o in outs:
+        for k, v in o["db_seconds"].items():
+            db[k] = db.get(k, 0.0) + v
+    return {"rows": sum(o["rows"] for o in outs), "seconds": time.perf_counter() - t0, "sensor_seconds": t_sensor,
+            "db_seconds": {k: round(v, 1) for k, v in db.items()},
+            "run_peak_rss_mb": [round(o["peak_rss_mb"]) for o in outs]}
+
+
+def method_e2e_tenant(args) -> dict:
+    """One tenant partition run (a child of ``e2e_par``)."""
+    from dagster import DagsterInstance, materialize
+
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.resources.warehouse import WarehouseResource
+    from ingestion_pipelines.sources.tenants.assets import entity_assets
+    from ingestion_pipelines.sources.tenants.records import ENTITIES
+
+    store = LocalBlobStore(root=args.store)
+    wh = WarehouseResource(url=args.pg, schema_name=args.schema)
+    rows, db = 0, {}
+    with DagsterInstance.ephemeral() as inst:
+        inst.add_dynamic_partitions("tenants", [args.tenant])
+        r = materialize(entity_assets, partition_key=args.tenant, instance=inst,
+                        resources={"warehouse": wh, "blob_store": store},
+                        run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": args.batch_size}} for e in ENTITIES}})
+        assert r.success
+        for e in ENTITIES:
+            md = r.asset_materializations_for_node(f"tenants__{e}")[0].metadata
+            rows += md["inserted"].value
+            for k, v in md.items():
+                if k.startswith("db_seconds_"):
+                    db[k[11:]] = db.get(k[11:], 0.0) + v.value
+        assert all(ev.passed for ev in r.get_asset_check_evaluations())
+    return {"rows": rows, "db_seconds": db}
+
+
+METHODS = {"e2e": method_e2e, "e2e_par": method_e2e_par, "e2e_tenant": method_e2e_tenant, "copy": method_copy, "insert": method_insert, "to_sql": method_to_sql}
 
 
 def child(args) -> None:
@@ -274,6 +340,7 @@ def main() -> None:
     ap.add_argument("--keep", default=None, help="Keep the generated data in this folder (reused when present).")
     ap.add_argument("--child", dest="method", default=None)
     ap.add_argument("--store"), ap.add_argument("--schema"), ap.add_argument("--tsv"), ap.add_argument("--data")
+    ap.add_argument("--tenant")
     args = ap.parse_args()
     if args.method:
         return child(args)
@@ -313,7 +380,8 @@ def main() -> None:
                                         reference_rows=args.reference_rows, batch_size=args.batch_size)
             r = results[method]
             print(f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", db seconds {r['db_seconds']}, sensor tick "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", per-run peak RSS {r['run_peak_rss_mb']} MB"
+                                                           if "run_peak_rss_mb" in r else "") + (f", db seconds {r['db_seconds']}, sensor tick "
                                                            f"{r['sensor_seconds']:.1f}s" if "db_seconds" in r else ""), flush=True)
     finally:
         with eng.begin() as c:
@@ -324,13 +392,15 @@ def main() -> None:
         return
     copy_rate = results["copy"]["rows"] / results["copy"]["seconds"]
     print("\n| method | rows | seconds | rows/s | vs raw COPY | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
-    for m, label in (("e2e", "end to end (sensor + partition runs, COPY path)"), ("copy", "raw COPY (reference)"),
+    for m, label in (("e2e", "end to end (sensor + partition runs one after the other)"),
+                     ("e2e_par", "end to end (sensor + partition runs at the same time)"), ("copy", "raw COPY (reference)"),
                      ("insert", "batched INSERT, 1,000 rows"), ("to_sql", "pandas to_sql(method=multi)")):
         if m not in results:
             continue
         r = results[m]
         rate = r["rows"] / r["seconds"]
-        print(f"| {label} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {rate / copy_rate:.0%} | {r['peak_rss_mb']:.0f} |")
+        rss = f"{r['peak_rss_mb']:.0f}" + (" + runs " + " + ".join(map(str, r["run_peak_rss_mb"])) if "run_peak_rss_mb" in r else "")
+        print(f"| {label} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {rate / copy_rate:.0%} | {rss} |")
 
 
 if __name__ == "__main__":

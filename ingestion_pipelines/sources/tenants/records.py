@@ -18,8 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -160,6 +162,28 @@ def _conv(field: str, kind: Any) -> Callable[[Any], str]:
     else:  # pragma: no cover
         raise ValueError(kind)
     return f
+
+
+class HashedIdSet:
+    """A read-only set of string ids kept as a sorted ``array('q')`` of their 64-bit hashes:
+    8 bytes per id (500,000 order ids: 4 MB instead of ~47 MB as a ``set``). ``v in s`` is
+    exact for every id in the set; an id not in the set is reported present only when its
+    hash equals one of theirs (about n / 2**64 per lookup) — such a row would still be caught
+    by the ``no_orphans`` asset check, which asks the database."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, ids: Iterable[str]):
+        self._a = array("q", sorted({hash(v) for v in ids}))
+
+    def __contains__(self, v: object) -> bool:
+        a = self._a
+        h = hash(v)
+        i = bisect_left(a, h)
+        return i < len(a) and a[i] == h
+
+    def __len__(self) -> int:
+        return len(self._a)
 
 
 @dataclass
@@ -310,9 +334,14 @@ def _compile_fast(p: "Parser") -> Callable[[bytes], tuple[str, Any] | None]:
             lines.append(f"    elif type({v}) is not str or {v} not in E{i}: return None")
         parts.append(v)
     for j, (f, ids, _label) in enumerate(p.ref_sets or []):
-        env[f"R{j}"] = ids
         i = next(k for k, (name, _, _) in enumerate(spec) if name == f)
-        lines.append(f"    if v{i} not in R{j}: return None")
+        if isinstance(ids, HashedIdSet):  # its lookup inlined (no method call per line)
+            env[f"A{j}"], env[f"N{j}"], env["BL"] = ids._a, len(ids._a), bisect_left
+            lines.append(f"    h = hash(v{i}); k = BL(A{j}, h)")
+            lines.append(f"    if k == N{j} or A{j}[k] != h: return None")
+        else:
+            env[f"R{j}"] = ids
+            lines.append(f"    if v{i} not in R{j}: return None")
     lines.append("    return '\\t'.join((" + ", ".join(parts) + ",)), v0")
     exec("\n".join(lines), env)  # noqa: S102 - source built above from constant field specs only
     return env["fast"]

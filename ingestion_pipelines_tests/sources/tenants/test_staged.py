@@ -152,3 +152,25 @@ def test_line_refused_by_database_reported_with_raw_text(pg_warehouse, local_sto
     uri = failed.upload(local_store, "results/test/refused.ndjson")
     (rec,) = [orjson.loads(x) for x in local_store.get_bytes(local_store.key_from_uri(uri)).splitlines()]
     assert rec["line"] == 5 and rec["raw"] == lines[4].decode() and "range" in rec["error"].lower()
+
+
+def test_hashed_id_set_references_agree_with_a_set():
+    """Large parents are held as a HashedIdSet (sorted 64-bit hashes); the generated fast
+    path (lookup inlined) and the careful path accept and refuse the same lines as with a set."""
+    from ingestion_pipelines.sources.tenants.records import HashedIdSet
+
+    orders = [f"ord_{i:09d}" for i in range(0, 2000, 2)]
+    hs = HashedIdSet(iter(orders))
+    assert len(hs) == 1000 and "ord_000000002" in hs and "ord_000000003" not in hs and 7 not in hs
+    line = b'{"tenant_id":"t1","item_id":"i%d","order_id":"%s","product_id":"p1","quantity":2,"unit_price":"1.50","currency":"EUR"}'
+    for refs in ([("order_id", set(orders), "order")], [("order_id", hs, "order")]):
+        p = Parser("order_items", "t1", ref_sets=refs + [("product_id", {"p1"}, "product")])
+        assert p.parse(line % (1, b"ord_000000004"))[1] == "i1"
+        assert p._fast(line % (1, b"ord_000000004")) is not None
+        for oid in (b"ord_000000005", b"ord_999999999", b""):
+            try:
+                p.parse(line % (2, oid))
+            except BadLine as e:
+                assert ("orphan reference: order" in str(e)) or ("order_id" in str(e)), str(e)
+            else:
+                raise AssertionError(oid)
