@@ -25,6 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from ...engine.landing import resolve_location
+from ...engine.runs import run_terminating
 from ...resources.http import HttpClient
 from ...resources.storage import BlobStore, LocalBlobStore
 from ...resources.warehouse import WarehouseResource
@@ -89,7 +90,7 @@ def artists_import(context: AssetExecutionContext, config: ArtistsImportConfig, 
     with warehouse.connect(dry_run=opts.dry_run) as conn:
         try:
             res = import_fixture(loc, conn=conn, store=blob_store, http=http, options=opts, run_id=context.run_id,
-                                 log=context.log)
+                                 log=context.log, should_stop=run_terminating(context))
         except FixtureError as e:
             raise Failure(description=f"{loc.uri}: {e}", metadata={"fixture": loc.uri}) from None
     for row, name, err in res.photo_errors[:50]:

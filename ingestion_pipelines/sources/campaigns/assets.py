@@ -30,6 +30,7 @@ from ...engine.landing import resolve_location, sha256_of
 from ...engine.ledger import record_file
 from ...engine.outcomes import IngestReport, ProgressLogger
 from ...engine.result_files import write_rows
+from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from ...settings import DATA_DIR
@@ -93,26 +94,6 @@ def _preview(title: str, rep: IngestReport, extra: dict | None = None) -> Metada
     if rep.skipped:
         lines += ["", f"first skipped: row {rep.skipped[0].row}: {rep.skipped[0].error}"]
     return MetadataValue.md("\n".join(lines))
-
-
-def run_terminating(context: AssetExecutionContext):
-    """A ``should_stop()`` for long loops: True once the run is being terminated (CANCELING),
-    looked up at most every 2 s."""
-    import time
-
-    from dagster import DagsterRunStatus
-
-    last = {"t": 0.0, "stop": False}
-
-    def check() -> bool:
-        now = time.monotonic()
-        if now - last["t"] >= 2.0:
-            last["t"] = now
-            run = context.instance.get_run_by_id(context.run_id)
-            last["stop"] = run is not None and run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED)
-        return last["stop"]
-
-    return check
 
 
 def _failed_file(store: BlobStore, run_id: str, name: str, rep: IngestReport, header: list[str]) -> str:

@@ -1,13 +1,12 @@
 """The import asset of group ``imports``: one run = one import of one file (seed 003)."""
 
 
-import time
 
 from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset, define_asset_job
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster import DagsterExecutionInterruptedError, DagsterRunStatus
 from pydantic import Field
 
+from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import settings
@@ -60,20 +59,9 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
     """Imports one file row by row through an importer's handler, tracking live progress in import_jobs and writing success/failed result files."""
     run_id = context.run_id
     job_id = config.job_id or new_job_id()
-    last = {"t": 0.0, "stop": False}
-
-    def run_terminating() -> bool:
-        # Terminating the run from the UI marks it CANCELING; checked at most every 2 s.
-        now = time.monotonic()
-        if now - last["t"] >= 2.0:
-            last["t"] = now
-            run = context.instance.get_run_by_id(run_id)
-            last["stop"] = run is not None and run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED)
-        return last["stop"]
-
     context.log.info(f"import job {job_id}: importer={config.importer} file={config.file}")
     o = run_import(warehouse, blob_store, config.importer, config.file, config.to_options(), job_id=job_id,
-                   run_id=run_id, log=context.log, should_stop=run_terminating)
+                   run_id=run_id, log=context.log, should_stop=run_terminating(context))
     if o.status == "cancelled":
         # a cancelled import (`ingest import-cancel`, the UI's Terminate) ends its run CANCELED,
         # as Dagster ends an interrupted run; the job's counts and result files are recorded
