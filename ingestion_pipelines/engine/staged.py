@@ -12,6 +12,10 @@ database does the rest. Compared with :class:`~.load.BatchLoader`, this path
 * writes the audit columns (``_ingested_at`` = ``now()``, ``_source``, ``_run_id``) in the
   upsert, not in every COPY line.
 
+When no reference must be checked in SQL, a batch first goes straight into the table with one
+``COPY`` (audit values appended to each line) in a savepoint; the first unique violation rolls
+it back and the loader uses the staging path from then on (see :attr:`StagedUpsert.direct`).
+
 A batch runs in a savepoint through :func:`~.load.run_bisected`: if the database refuses a
 value, the batch is bisected down to the bad lines and every good row still lands.
 

@@ -6,8 +6,8 @@ content already loaded -> stream lines (gzip by magic bytes) -> :class:`~.record
 (orjson, typed and validated, duplicate ids within a file, references to the tenant's parent
 rows checked against their ids loaded once per entity — in SQL instead when a parent has more
 than ``MAX_PARENT_IDS_IN_MEMORY`` rows) -> batches of ``batch_size`` rows ->
-:class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY into staging +
-plain INSERT, or upsert once a key exists; other dialects: executemany) on writer threads with
+:class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY straight into the
+table while the keys are new, else COPY into staging + upsert; other dialects: executemany) on writer threads with
 their own connections while the next batch is parsed -> one commit per batch -> ledger row.
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
