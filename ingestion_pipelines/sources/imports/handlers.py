@@ -24,7 +24,9 @@ statement without module-level state.
 Failure rules (enforced by :func:`call_row` / :func:`call_batch`, never by the handler):
 a handler that raises fails only its row(s), with the exception's message (its database work
 for that row is rolled back to a savepoint); a handler that returns anything other than
-``{"ok": True, ...}`` / ``{"ok": False, "error": str}`` fails the row with a message saying so.
+``{"ok": True, ...}`` / ``{"ok": False, "error": str}`` fails the row with a message saying so
+and its database work is rolled back too (a batch's savepoint is released only when every
+result is well-formed and there is one per row; see :func:`call_batch`).
 """
 
 from __future__ import annotations
@@ -208,9 +210,18 @@ def call_batch(handler: Callable, conn: sa.Connection, rows: list[tuple[int, Row
                options: dict) -> list[tuple[bool, Any]]:
     """Run a batch handler on ``rows`` inside a savepoint; one (ok, result/error) per row.
 
-    If the handler raises, the batch is rolled back and bisected (halves retried, down to
-    single rows, which fail with the exception's message), so good rows still land. A result
-    list of the wrong length fails the whole batch with a message saying so.
+    The savepoint is released (the batch's writes kept) only when the handler returns a
+    well-formed answer: a sequence of exactly ``len(rows)`` results, each
+    ``{"ok": True, ...}`` or ``{"ok": False, ...}``. Otherwise it is rolled back:
+
+    * the handler raises, or one of its results is malformed: the batch is bisected (halves
+      retried, down to single rows, which fail with the exception's message or the
+      "handler returned ..." message), so good rows still land and a bad row writes nothing;
+    * a result list of the wrong length: every row of the batch fails with a message saying
+      so and nothing of the batch is written (results cannot be matched to rows).
+
+    A well-formed ``{"ok": False}`` result does not undo that row's writes: a batch handler
+    must not write the rows it refuses (the savepoint covers the whole batch).
     """
     if not rows:
         return []
@@ -219,13 +230,33 @@ def call_batch(handler: Callable, conn: sa.Connection, rows: list[tuple[int, Row
             res = handler(rows, job_id, options)
             if not isinstance(res, Sequence) or isinstance(res, (str, bytes)) or len(res) != len(rows):
                 n = len(res) if isinstance(res, Sequence) else type(res).__name__
-                return [(False, f"batch handler returned {n} results for {len(rows)} rows")] * len(rows)
-            return [check_result(r) for r in res]
+                raise _BatchRefused(f"batch handler returned {n} results for {len(rows)} rows", bisect=False)
+            checked = [check_result(r) for r in res]
+            for r, (ok, val) in zip(res, checked):
+                if not ok and not _refusal(r):
+                    raise _BatchRefused(val, bisect=True)  # malformed: roll back, find the row
+        return checked
+    except _BatchRefused as b:
+        if not b.bisect:
+            return [(False, b.message)] * len(rows)
+        if len(rows) == 1:
+            return [(False, b.message)]
     except Exception as e:  # noqa: BLE001
         if _systemic(e):
             raise
         if len(rows) == 1:
             return [(False, _exc_message(e))]
-        mid = len(rows) // 2
-        return (call_batch(handler, conn, rows[:mid], job_id, options)
-                + call_batch(handler, conn, rows[mid:], job_id, options))
+    mid = len(rows) // 2
+    return (call_batch(handler, conn, rows[:mid], job_id, options)
+            + call_batch(handler, conn, rows[mid:], job_id, options))
+
+
+def _refusal(res: Any) -> bool:
+    """True for a well-formed failure result (a mapping with ``"ok": False``)."""
+    return isinstance(res, Mapping) and res.get("ok") is False
+
+
+class _BatchRefused(Exception):
+    def __init__(self, message: str, bisect: bool):
+        self.message = message
+        self.bisect = bisect

@@ -42,3 +42,20 @@ def interrupted_batch_handler(rows, import_job_id, options):
         handle_batch(rows, import_job_id, options)  # written, then interrupted: must roll back
         raise KeyboardInterrupt
     return handle_batch(rows, import_job_id, options)
+
+
+@h.batch_handler
+def short_batch_handler(rows, import_job_id, options):
+    """Writes every row like the employees handler, then returns one result too few."""
+    from ingestion_pipelines.sources.imports.employees import handle_batch
+
+    return handle_batch(rows, import_job_id, options)[:-1]
+
+
+@h.batch_handler
+def malformed_batch_handler(rows, import_job_id, options):
+    """Writes every row like the employees handler; the row named 'garbage' gets a malformed result."""
+    from ingestion_pipelines.sources.imports.employees import handle_batch
+
+    out = handle_batch(rows, import_job_id, options)
+    return [{"success": True} if r.get("name") == "garbage" else o for (_, r), o in zip(rows, out)]

@@ -351,3 +351,22 @@ def test_sensor_on_s3_uses_etag(sqlite_warehouse, s3_store):
     cfg = res.run_requests[0].run_config["ops"]["imports__import_job"]["config"]
     o = run_import(sqlite_warehouse, s3_store, cfg["importer"], cfg["file"], job_id=cfg["job_id"])
     assert (o.success_count, o.failure_count) == (5, 3)
+
+
+def test_bad_batch_results_roll_back_the_batch(warehouse, local_store, tmp_path):
+    """A wrong number of results fails every row AND leaves nothing written (the savepoint is
+    rolled back, not released); a malformed result rolls back only its own row."""
+    p = tmp_path / "b.csv"
+    p.write_text("name,email\nok1,a@x.com\nok2,b@x.com\ngarbage,c@x.com\nok3,d@x.com\nok4,e@x.com\n")
+    o = run_import(warehouse, local_store, "employees", str(p),
+                   ImportOptions(handler_path=f"{H}.short_batch_handler", batch_size=10))
+    assert (o.success_count, o.failure_count) == (0, 5)
+    assert {r[2] for r in _file_rows(local_store, o.failed_file)[1:]} == {"batch handler returned 4 results for 5 rows"}
+    assert _emails(warehouse) == {}
+
+    o = run_import(warehouse, local_store, "employees", str(p),
+                   ImportOptions(handler_path=f"{H}.malformed_batch_handler", batch_size=10))
+    assert (o.success_count, o.failure_count) == (4, 1)
+    bad = _file_rows(local_store, o.failed_file)[1:]
+    assert bad[0][0] == "garbage" and bad[0][2].startswith("handler returned {'success': True}, expected")
+    assert _emails(warehouse) == {"a@x.com": "ok1", "b@x.com": "ok2", "d@x.com": "ok3", "e@x.com": "ok4"}
