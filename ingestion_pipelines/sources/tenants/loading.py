@@ -52,8 +52,8 @@ def landed_files(store: BlobStore, tenant_id: str, entity: str | None = None) ->
     """The tenant's landed data files (of ``entity`` when given), in key order."""
     out = []
     for obj in store.list(landing_prefix(tenant_id)):
-        parsed = entity_of(posixpath.basename(obj.key))
-        if parsed and parsed[1] == tenant_id and (entity is None or parsed[0] == entity):
+        parsed = entity_of(posixpath.basename(obj.key), tenant_id)
+        if parsed and (entity is None or parsed[0] == entity):
             out.append(obj)
     return out
 

@@ -75,14 +75,31 @@ def columns(entity: str) -> list[str]:
     return ["tenant_id"] + [f for f, _, _ in FIELDS[entity]]
 
 
+#: A tenant id: 1-64 letters, digits, ``-`` or ``_``, starting with a letter or digit (the
+#: generator's are UUIDs; the seed's tenants.csv allows any such id). The one tenant pattern:
+#: ``TENANT_ID_RE`` and the file-name pattern below are built from it.
+_TENANT_PAT = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+TENANT_ID_RE = re.compile(rf"^{_TENANT_PAT}$")
+# The tenant part is non-greedy so that ``_chunk_NNNN`` is the chunk, not part of the tenant id.
 _FILE_RE = re.compile(r"^(?P<entity>products|customers|orders|order_items|price_history|stock_events)_"
-                      r"(?P<tenant>[A-Za-z0-9-]+)(?:_chunk_(?P<chunk>\d+))?\.ndjson(?:\.gz)?$")
-TENANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+                      rf"(?P<tenant>{_TENANT_PAT}?)(?:_chunk_(?P<chunk>\d+))?\.ndjson(?:\.gz)?$")
+_TAIL_RE = re.compile(r"(?:_chunk_\d+)?\.ndjson(?:\.gz)?")
 
 
-def entity_of(filename: str) -> tuple[str, str] | None:
+def entity_of(filename: str, tenant_id: str | None = None) -> tuple[str, str] | None:
     """``(entity, tenant_id)`` of a data file name such as ``orders_<tid>_chunk_0003.ndjson``,
-    or None when the name is not a tenant data file."""
+    or None when the name is not a tenant data file.
+
+    Tenant ids may contain ``_``. When the tenant is known (its landing folder), pass
+    ``tenant_id``: the name must then be exactly ``<entity>_<tenant_id>[_chunk_N].ndjson[.gz]``
+    (this also reads a tenant id that itself ends in ``_chunk_<digits>`` right). Without it the
+    shortest tenant id that fits is taken."""
+    if tenant_id is not None:
+        for e in ENTITIES:
+            head = f"{e}_{tenant_id}"
+            if filename.startswith(head) and _TAIL_RE.fullmatch(filename, len(head)):
+                return e, tenant_id
+        return None
     m = _FILE_RE.match(filename)
     return (m["entity"], m["tenant"]) if m else None
 

@@ -57,8 +57,7 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
         parts = obj.key.split("/")
         if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
             continue
-        parsed = entity_of(posixpath.basename(obj.key))
-        if not parsed or parsed[1] != parts[1]:
+        if not entity_of(posixpath.basename(obj.key), parts[1]):
             continue
         per_tenant.setdefault(parts[1], []).append(f"{obj.key}={content_token(store, obj)}")
     run_keys = {}

@@ -39,7 +39,8 @@ def plan_uploads(data_dir: str | Path, tenant_id: str | None = None) -> list[Pla
     if csv.is_file():
         out.append(PlannedUpload(csv, TENANTS_CSV_KEY, "", csv.stat().st_size))
     for p in sorted(d.iterdir()):
-        parsed = entity_of(p.name)
+        # with a tenant given, its names are matched exactly (its id may contain '_')
+        parsed = entity_of(p.name, tenant_id) if tenant_id else entity_of(p.name)
         if not parsed or not p.is_file():
             continue
         tid = parsed[1]
