@@ -139,7 +139,12 @@ def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | 
 @h.batch_handler
 def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dict) -> list[dict]:
     """Upsert a batch of entity rows and their roles; one result per row
-    (``{"id", "outcome", "roles"}`` or the row's error)."""
+    (``{"id", "outcome", "roles"}`` or the row's error).
+
+    A row writes all or nothing: rows that do not parse, or whose entity the database refuses,
+    write nothing; when a role is refused, :class:`RoleRefused` is raised so the runner rolls
+    the batch back and bisects it (:func:`handlers.call_batch`), and that row then fails alone
+    with ``roles: <reason>`` while the other rows land."""
     ctx = h.current()
     ent, roles_t = _tables(ctx)
     results: list[dict | None] = [None] * len(rows)
@@ -192,10 +197,17 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
         bad_roles = {o.row: o.error for o in rl.load(role_rows) if o.outcome.value == "failed"}
     else:
         bad_roles = {}
+    if bad_roles:
+        # the entity rows (and the other roles) of a row whose role failed are already written:
+        # raising rolls the batch's savepoint back and the runner bisects the batch, so that
+        # row fails alone and writes nothing (see handlers.call_batch)
+        idx = min(bad_roles)
+        raise RoleRefused(f"roles: {bad_roles[idx]}")
     for pos, (eid, outcome, roles) in by_pos.items():
-        idx = rows[pos][0]
-        if idx in bad_roles:
-            results[pos] = {"ok": False, "error": f"roles: {bad_roles[idx]}"}
-        else:
-            results[pos] = {"ok": True, "result": {"id": eid, "outcome": outcome, "roles": roles}}
+        results[pos] = {"ok": True, "result": {"id": eid, "outcome": outcome, "roles": roles}}
     return results  # type: ignore[return-value]
+
+
+class RoleRefused(ValueError):
+    """A role of a row was refused by the database; raised so that the row's whole write
+    (entity and roles) is rolled back, not only the role."""

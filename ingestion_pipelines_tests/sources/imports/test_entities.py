@@ -14,7 +14,7 @@ from ingestion_pipelines.sources.imports.runner import ImportOptions, run_import
 DATA = Path(__file__).resolve().parents[3] / "data" / "imports"
 
 
-def _artists_tables(wh):
+def _artists_tables(wh, *role_constraints):
     md = sa.MetaData()
     t = lambda *cols: [sa.Column(c, sa.Text, nullable=False, server_default="") for c in cols]  # noqa: E731
     sa.Table("entities", md, sa.Column("id", sa.String(36), primary_key=True),
@@ -29,7 +29,7 @@ def _artists_tables(wh):
              sa.Column("role", sa.Text, nullable=False),
              sa.Column("primary_role", sa.Boolean, nullable=False, server_default=sa.false()),
              sa.Column("is_internal", sa.Boolean, nullable=False, server_default=sa.false()),
-             *audit_columns(), natural_key_constraint("entity_roles", "entity_id", "role"))
+             *audit_columns(), natural_key_constraint("entity_roles", "entity_id", "role"), *role_constraints)
     wh.setup(md)
     return md.tables["entities"], md.tables["entity_roles"]
 
@@ -62,3 +62,21 @@ def test_entities_from_spreadsheet(warehouse, local_store):
                          (rows["acme records"].id, "label", True, True)])
     o2 = run_import(warehouse, local_store, "entities", str(DATA / "entities.csv"), ImportOptions(output_format="xlsx"))
     assert o2.outcomes == {"unchanged": 2}
+
+
+def test_entities_row_with_refused_role_writes_nothing(warehouse, local_store, tmp_path):
+    """A row whose role the database refuses fails and leaves neither its entity nor its other
+    roles behind; the other rows of the batch land."""
+    ent, roles = _artists_tables(warehouse, sa.CheckConstraint("role <> 'forbidden'", name="ck_test_role"))
+    p = tmp_path / "e.csv"
+    p.write_text("kind,display_name,roles\nPF,Good One,artist\nPF,Bad Role,\"artist, forbidden\"\n"
+                 "PF,Good Two,\"producer, artist\"\n")
+    o = run_import(warehouse, local_store, "entities", str(p))
+    assert (o.success_count, o.failure_count) == (2, 1)
+    failed = read_back(local_store.get_bytes(local_store.key_from_uri(o.failed_file["uri"])), "csv")[1:]
+    assert [(r[1], r[-1][:7]) for r in failed] == [("Bad Role", "roles: ")]
+    with warehouse.engine.connect() as c:
+        names = {r.name_key: r.id for r in c.execute(sa.select(ent))}
+        rl = sorted((r.entity_id, r.role) for r in c.execute(sa.select(roles)))
+    assert set(names) == {"good one", "good two"}
+    assert rl == sorted([(names["good one"], "artist"), (names["good two"], "producer"), (names["good two"], "artist")])
