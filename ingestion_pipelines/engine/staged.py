@@ -58,18 +58,22 @@ class ParentRef:
 
 @dataclass
 class StagedResult:
-    """Counts of one or more batches, in rows, plus ``failed``: ``(line, reason)`` pairs."""
+    """Counts of one or more batches, in rows, plus ``failed`` and ``skipped``: ``(line,
+    reason)`` pairs (``skipped``: earlier lines of a natural key repeated later in the same
+    batch — the last line of a key wins)."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, other: "StagedResult") -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.failed.extend(other.failed)
+        self.skipped.extend(other.skipped)
 
 
 def _quote_qualified(name: str) -> str:
@@ -214,6 +218,13 @@ class StagedUpsert:
         select = ", ".join([f's."{c}"' for c in self.columns] + vals)
         return f'INSERT INTO {self._q(self.table)} ({collist}) SELECT {select} FROM "{stg}" s'
 
+    def _dedupe_sql(self, stg: str) -> str:
+        """Deletes from staging every row whose natural key appears again on a later line of
+        the batch (the last line of a key is kept), returning ``(line, key text)``."""
+        cond = " AND ".join(f's."{k}" = d."{k}"' for k in self.key)
+        shown = " || '/' || ".join(f's."{k}"::text' for k in self.key)
+        return f'DELETE FROM "{stg}" s USING "{stg}" d WHERE {cond} AND s._line < d._line RETURNING s._line, {shown}'
+
     def _orphan_sqls(self, stg: str) -> list[tuple[str, str, ParentRef]]:
         """Per reference: a query for the *distinct* referenced keys of the batch that have no
         parent (items of one order share its key, so there are fewer probes than rows), and a
@@ -289,15 +300,28 @@ class StagedUpsert:
                         cur.execute("ROLLBACK TO SAVEPOINT _staged_plain")
                         self._plain_ok = False
                 if ins is None:
-                    cur.execute(upsert, params)
+                    # A key repeated within the batch makes ON CONFLICT DO UPDATE raise
+                    # CardinalityViolation ("cannot affect row a second time"): then the earlier
+                    # lines of each repeated key are removed from staging (reported as skipped)
+                    # and the upsert runs again. Costs nothing while keys are unique.
+                    cur.execute("SAVEPOINT _staged_upsert")
+                    try:
+                        cur.execute(upsert, params)
+                    except psycopg2.errors.CardinalityViolation:
+                        cur.execute("ROLLBACK TO SAVEPOINT _staged_upsert")
+                        cur.execute(self._dedupe_sql(stg))
+                        for line, shown in sorted(cur.fetchall()):
+                            res.skipped.append((line, f"duplicate key {shown}: replaced by a later line of the same batch"))
+                        cur.execute(upsert, params)
                     ins, upd = cur.fetchone()
+                    cur.execute("RELEASE SAVEPOINT _staged_upsert")
             t3 = clock()
             tm = self.timings
             tm["copy"] += t1 - t0
             tm["orphans"] += t2 - t1
             tm["write"] += t3 - t2
             res.inserted, res.updated = ins, upd
-            res.unchanged = len(batch) - len(res.failed) - ins - upd
+            res.unchanged = len(batch) - len(res.failed) - len(res.skipped) - ins - upd
             return [res]
 
         def failed(item: tuple[int, str], exc: Exception) -> list[StagedResult]:
@@ -365,9 +389,12 @@ class StagedUpsert:
                 res.inserted += 1
             elif o.outcome is Outcome.UPDATED:
                 res.updated += 1
-            elif o.outcome is Outcome.FAILED or o.outcome is Outcome.SKIPPED:
+            elif o.outcome is Outcome.FAILED:
                 res.failed.append((o.row, o.error or o.outcome.value))
+            elif o.outcome is Outcome.SKIPPED:  # an earlier line of a key repeated in the batch
+                res.skipped.append((o.row, o.error or "duplicate key: replaced by a later line of the same batch"))
             else:
                 res.unchanged += 1
         res.failed.sort()
+        res.skipped.sort()
         return res

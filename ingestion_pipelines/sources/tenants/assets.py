@@ -159,7 +159,7 @@ def _entity_asset(entity: str):
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
                               log=context.log, failed=failed)
             written = res.total("inserted") + res.total("updated") + res.total("unchanged")
-            good = res.total("rows_read") - res.total("failed")
+            good = res.total("rows_read") - res.total("failed") - res.total("skipped")
             results = checks.run_checks(conn, entity, tenant_id, good=good, written=written)
             rows_in_table = checks.tenant_rows(conn, entity, tenant_id)
         uri = failed.upload(blob_store, f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson")
@@ -171,7 +171,7 @@ def _entity_asset(entity: str):
         md: dict[str, Any] = {
             "dagster/row_count": rows_in_table,
             "inserted": res.total("inserted"), "updated": res.total("updated"),
-            "unchanged": res.total("unchanged"), "skipped": 0, "failed": res.total("failed"),
+            "unchanged": res.total("unchanged"), "skipped": res.total("skipped"), "failed": res.total("failed"),
             "rows_read": res.total("rows_read"), "files_loaded": len(loaded), "files_skipped": len(skipped_files),
             "failed_rows_file": uri or "",
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),

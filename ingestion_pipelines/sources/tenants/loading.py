@@ -87,6 +87,9 @@ class FileResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: lines not loaded because a later line of the same batch has the same key (see
+    #: :class:`~ingestion_pipelines.engine.staged.StagedResult`); listed in the failed-records file
+    skipped: int = 0
     failed: int = 0
     error: str | None = None
     #: database seconds per phase (copy, orphans, write), summed over the writer connections
@@ -263,7 +266,14 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             if failed is not None:
                 failed.add(obj.uri, line, reason, raw)
 
+    def skip(line: int, reason: str, raw: bytes | None) -> None:
+        with lock:
+            fr.skipped += 1
+            if failed is not None:
+                failed.add(obj.uri, line, f"skipped: {reason}", raw)
+
     db_failed: list[tuple[int, str]] = []
+    db_skipped: list[tuple[int, str]] = []
 
     def flush(wconn, loader: StagedUpsert, batch: list[tuple[int, str]]) -> None:
         if pg:
@@ -277,9 +287,10 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             fr.unchanged += res.unchanged
             if progress is not None:
                 progress.tick(len(batch))
-        if res.failed:  # rare: their raw lines are read again once the file is done
+        if res.failed or res.skipped:  # rare: their raw lines are read again once the file is done
             with lock:
                 db_failed.extend(res.failed)
+                db_skipped.extend(res.skipped)
 
     work: queue.Queue = queue.Queue(maxsize=1)
     errors: list[BaseException] = []
@@ -358,6 +369,8 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         raise errors[0]
     if db_failed:
         _report_db_failures(store, obj, sorted(db_failed), bad)
+    if db_skipped:
+        _report_db_failures(store, obj, sorted(db_skipped), skip)
 
 
 def _report_db_failures(store: BlobStore, obj: BlobObject, failures: list[tuple[int, str]],

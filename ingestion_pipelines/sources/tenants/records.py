@@ -208,7 +208,8 @@ class Parser:
     """Parses the lines of one ``entity`` file of ``tenant_id`` into COPY text rows.
 
     :meth:`parse` takes one line (bytes, without the newline) and returns the row's COPY text
-    (tab-separated values in :func:`columns` order) and its id; it raises :class:`BadLine`.
+    (tab-separated values in :func:`columns` order) and its id as COPY text (the natural key as
+    the database sees it: ``1`` and ``"1"`` give the same id); it raises :class:`BadLine`.
     """
 
     entity: str
@@ -271,7 +272,8 @@ class Parser:
                     v = str(v)
                 if v not in ids:
                     raise BadLine(f"orphan reference: {label} {self.tenant_id}/{v} not found")
-        return "\t".join(parts), obj[self.id_field]
+        # the id as its COPY text (an integer id as its digits): 1 and "1" are the same key
+        return "\t".join(parts), parts[1]
 
 
 _UNESC = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}

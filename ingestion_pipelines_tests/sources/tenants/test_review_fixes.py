@@ -49,3 +49,58 @@ def test_tenant_id_with_underscore_is_seen_and_loaded(tmp_path, warehouse, local
         res = load_entity(conn, local_store, tid, "products", run_id="r1")
         assert (res.total("inserted"), _count(conn, "products", tid)) == (2, 2)
 
+
+def test_id_1_and_string_1_are_one_key(warehouse, local_store):
+    """``"product_id": 1`` and ``"product_id": "1"`` are the same natural key: the second line
+    is reported as a duplicate instead of reaching the database twice in one batch (which
+    PostgreSQL refused with CardinalityViolation, failing the whole load)."""
+    tid = "t-dupe"
+    lines = [_product(tid, 1, "first"), _product(tid, "1", "second"), _product(tid, "2")]
+    local_store.put_bytes(f"tenants/{tid}/products_{tid}.ndjson", b"\n".join(lines) + b"\n")
+    warehouse.setup(schema.metadata)
+    failed = FailedRecords()
+    with warehouse.connect() as conn:
+        res = load_entity(conn, local_store, tid, "products", run_id="r", failed=failed)
+        names = dict(conn.execute(sa.select(schema.products.c.product_id, schema.products.c.name)
+                                  .where(schema.products.c.tenant_id == tid)).all())
+    assert (res.total("inserted"), res.total("failed")) == (2, 1)
+    assert names == {"1": "first", "2": "N"}
+    uri = failed.upload(local_store, "results/test/dupe.ndjson")
+    (rec,) = [orjson.loads(x) for x in local_store.get_bytes(local_store.key_from_uri(uri)).splitlines()]
+    assert rec["line"] == 2 and "duplicate id" in rec["error"]
+
+
+dmd = sa.MetaData()
+dupes = sa.Table("review_dupes", dmd, sa.Column("k", sa.Text, nullable=False), sa.Column("id", sa.Text, nullable=False),
+                 sa.Column("n", sa.Integer), sa.Column("_ingested_at", sa.DateTime(timezone=True)),
+                 sa.Column("_source", sa.Text), sa.Column("_run_id", sa.String(64)),
+                 sa.UniqueConstraint("k", "id", name="uq_review_dupes_natural_key"))
+
+
+def test_staged_upsert_repeated_key_in_one_batch(pg_warehouse, sqlite_warehouse):
+    """A key repeated within one batch no longer aborts the load: the last line of the key
+    wins, the earlier ones come back as skipped — on the direct COPY path, the plain insert
+    and the upsert (PostgreSQL), and on the generic path (SQLite)."""
+    from ingestion_pipelines.engine.staged import StagedUpsert
+
+    for wh in (pg_warehouse, sqlite_warehouse):
+        wh.setup(dmd)
+        with wh.connect() as conn:
+            up = StagedUpsert(conn, dupes, ["k", "id", "n"], audit={"_source": "test", "_run_id": "r"})
+
+            def load(rows):
+                if wh is pg_warehouse:
+                    out = up.load_copy([(ln, f"a\t{i}\t{n}") for ln, i, n in rows])
+                else:
+                    out = up.load_values([(ln, ("a", i, n)) for ln, i, n in rows])
+                conn.commit()
+                return out
+
+            r1 = load([(1, "x", 1), (2, "y", 2), (3, "x", 3), (4, "x", 4)])  # fresh table: direct COPY path
+            assert (r1.inserted, r1.failed, [ln for ln, _ in r1.skipped]) == (2, [], [1, 3])
+            r2 = load([(5, "z", 5), (6, "z", 6)])  # new keys only: plain insert / upsert path
+            assert (r2.inserted, [ln for ln, _ in r2.skipped]) == (1, [5])
+            r3 = load([(7, "y", 7), (8, "y", 8), (9, "x", 4)])  # existing keys: upsert
+            assert (r3.inserted, r3.updated, r3.unchanged, [ln for ln, _ in r3.skipped]) == (0, 1, 1, [7])
+            rows = dict(conn.execute(sa.select(dupes.c.id, dupes.c.n)).all())
+            assert rows == {"x": 4, "y": 8, "z": 6}, wh
