@@ -13,14 +13,23 @@ Columns (header names, case-insensitive; only ``display_name`` — or ``name`` �
 ``email`` (validated), ``phone`` (E.164, default region from option ``phone_region``, US),
 ``address``, ``city``, ``state``, ``zip_code``, ``country``, ``notes``,
 ``profile_photo_url`` (http(s) URL, stored as given; photos are downloaded by the artists
-source, not here), ``roles`` (comma/semicolon separated; the first is the primary role),
+source, not here), ``roles`` (comma/semicolon separated; the first is the primary role unless
+the entity already has one, see below),
 ``is_internal`` (boolean, applies to the roles).
 
-Identity follows the artists schema: natural key (``kind``, ``name_key``) with ``name_key``
-the display name stripped and case-folded; an existing entity keeps its ``id`` (a UUID for a
-new one). Blank cells never overwrite a value already in the warehouse. Roles are upserted on
-(``entity_id``, ``role``); roles the entity already has and the row does not name are kept
-(a spreadsheet row adds roles, it does not remove them).
+Identity is the artists identity rule (README.md "Artists fixtures"; the artists fixture
+model): natural key (``kind``, ``name_key``) with the display name's internal whitespace
+collapsed (the stored ``display_name`` too), stripped, and ``name_key`` its case-fold; an
+existing entity keeps its ``id`` (a UUID for a new one). Blank cells never overwrite a value
+already in the warehouse. Role names are lower-cased (as the artists source stores them) and
+upserted on (``entity_id``, ``role``); roles the entity already has and the row does not name
+are kept (a spreadsheet row adds roles, it does not remove them).
+
+Primary role (the artists check ``one_primary_role``: at most one per entity): the row's
+first role is made primary only when the entity has no primary role yet (in the warehouse or
+from an earlier row of the same import); a role already stored keeps its ``primary_role``, a
+new one is not primary. ``is_internal`` applies to the row's roles when the cell is filled;
+blank keeps a stored role's flag (``false`` for a new role).
 """
 
 from __future__ import annotations
@@ -80,9 +89,18 @@ def _tables(ctx: h.ImportContext) -> tuple[sa.Table, sa.Table]:
     return t
 
 
+def clean_name(display_name: str) -> str:
+    """A display name as the artists source stores it: runs of whitespace collapsed to one
+    space, stripped (README.md "Artists fixtures", identity rule; the artists fixture model
+    does ``" ".join(name.split())``)."""
+    return " ".join(display_name.split())
+
+
 def name_key(display_name: str) -> str:
-    """The artists natural-key form of a display name: stripped and case-folded."""
-    return display_name.strip().casefold()
+    """The artists natural-key form of a display name (README.md "Artists fixtures", identity
+    rule): internal whitespace collapsed, stripped, case-folded — so ``"The  Band"`` and
+    ``" the band "`` are the same entity as the fixture's ``"The Band"``."""
+    return clean_name(display_name).casefold()
 
 
 def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | None]:
@@ -109,6 +127,8 @@ def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | 
         first = field(v.text, "first_name", get("first_name"), "first_name") or ""
         last = field(v.text, "last_name", get("last_name"), "last_name") or ""
         display = " ".join(p for p in (first, last) if p) or None
+    if display is not None:
+        display = clean_name(display) or None
     if display is None:
         errors.append(v.FieldError("display_name", "required (or first_name / last_name)"))
     kind_raw = field(v.text, "kind", get("kind", "type"), "kind")
@@ -128,7 +148,8 @@ def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | 
     if row.has("profile_photo_url"):
         vals["profile_photo_url"] = field(v.url, "profile_photo_url", row.get("profile_photo_url"), "profile_photo_url")
     roles_raw = field(v.text, "roles", get("roles", "role"), "roles")
-    roles = [r.strip() for r in _ROLE_SPLIT.split(roles_raw or "") if r.strip()]
+    # role names lower-cased, as the artists fixture model stores them ("Artist" == "artist")
+    roles = [r.strip().lower() for r in _ROLE_SPLIT.split(roles_raw or "") if r.strip()]
     internal = field(v.boolean, "is_internal", get("is_internal", "internal"), "is_internal")
     if errors:
         raise v.RowError(errors)
@@ -178,6 +199,7 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
                        and not c.startswith("_"))
     ld = BatchLoader(ctx.conn, TableLoad(ent, key=("kind", "name_key"), preserve_on_blank=blanks), ctx.audit)
     outs = {o.row: o for o in ld.load(pending)}
+    known = _known_roles(ctx.conn, roles_t, sorted(set(existing.values())))
     role_rows: list[PendingRow] = []
     by_pos = {}
     for pos, idx, vals, roles, internal in parsed:
@@ -187,11 +209,15 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
             results[pos] = {"ok": False, "error": o.error or "refused by the database"}
             continue
         by_pos[pos] = (eid, o.outcome.value, roles)
+        have = known.setdefault(eid, {})
+        has_primary = any(p for p, _ in have.values())
         for j, role in enumerate(roles):
-            rv = {"entity_id": eid, "role": role, "primary_role": j == 0}
-            if internal is not None:
-                rv["is_internal"] = internal
-            role_rows.append(PendingRow(idx, rv))
+            old_primary, old_internal = have.get(role, (False, False))
+            primary = True if (j == 0 and not has_primary) else old_primary
+            flag = internal if internal is not None else old_internal
+            have[role] = (primary, flag)
+            role_rows.append(PendingRow(idx, {"entity_id": eid, "role": role, "primary_role": primary,
+                                              "is_internal": flag}))
     if role_rows:
         rl = BatchLoader(ctx.conn, TableLoad(roles_t, key=("entity_id", "role")), ctx.audit)
         bad_roles = {o.row: o.error for o in rl.load(role_rows) if o.outcome.value == "failed"}
@@ -206,6 +232,17 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
     for pos, (eid, outcome, roles) in by_pos.items():
         results[pos] = {"ok": True, "result": {"id": eid, "outcome": outcome, "roles": roles}}
     return results  # type: ignore[return-value]
+
+
+def _known_roles(conn: sa.Connection, roles_t: sa.Table, ids: list[str]) -> dict[str, dict[str, tuple[bool, bool]]]:
+    """``{entity_id: {role: (primary_role, is_internal)}}`` of the roles already stored for ``ids``."""
+    out: dict[str, dict[str, tuple[bool, bool]]] = {}
+    for i in range(0, len(ids), 500):
+        q = sa.select(roles_t.c.entity_id, roles_t.c.role, roles_t.c.primary_role, roles_t.c.is_internal).where(
+            roles_t.c.entity_id.in_(ids[i:i + 500]))
+        for eid, role, primary, internal in conn.execute(q):
+            out.setdefault(eid, {})[role] = (bool(primary), bool(internal))
+    return out
 
 
 class RoleRefused(ValueError):

@@ -80,3 +80,29 @@ def test_entities_row_with_refused_role_writes_nothing(warehouse, local_store, t
         rl = sorted((r.entity_id, r.role) for r in c.execute(sa.select(roles)))
     assert set(names) == {"good one", "good two"}
     assert rl == sorted([(names["good one"], "artist"), (names["good two"], "producer"), (names["good two"], "artist")])
+
+
+def test_entities_identity_and_primary_role_follow_the_artists_rules(warehouse, local_store, tmp_path):
+    """Identity as the artists fixtures (README "Artists fixtures"): whitespace collapsed, then
+    case-folded, so "The  Band" is the fixture's "The Band"; role names lower-cased; the row's
+    first role is primary only while the entity has none, so no entity ends with two."""
+    ent, roles = _artists_tables(warehouse)
+    band = "22222222-2222-2222-2222-222222222222"
+    with warehouse.engine.begin() as c:  # as the artists fixture import leaves it
+        c.execute(ent.insert().values(id=band, kind="PF", display_name="The Band", name_key="the band"))
+        c.execute(roles.insert().values(entity_id=band, role="artist", primary_role=True, is_internal=True))
+    p = tmp_path / "e.csv"
+    p.write_text("kind,display_name,roles,is_internal\n"
+                 "PF,\"  The  Band \",\"Producer, Artist\",\n"
+                 "PF,New   Act,\"singer, dancer\",false\n"
+                 "PF,new act,\"dancer, writer\",\n")
+    o = run_import(warehouse, local_store, "entities", str(p))
+    assert (o.success_count, o.failure_count) == (3, 0)
+    with warehouse.engine.connect() as c:
+        ents = {r.name_key: (r.id, r.display_name) for r in c.execute(sa.select(ent))}
+        rl = {(r.entity_id, r.role): (r.primary_role, r.is_internal) for r in c.execute(sa.select(roles))}
+    assert set(ents) == {"the band", "new act"}
+    assert ents["the band"] == (band, "The Band") and ents["new act"][1] == "new act"  # last row's spelling
+    act = ents["new act"][0]
+    assert rl == {(band, "artist"): (True, True), (band, "producer"): (False, False),
+                  (act, "singer"): (True, False), (act, "dancer"): (False, False), (act, "writer"): (False, False)}
