@@ -48,6 +48,18 @@ def job_status(engine: sa.Engine, job_id: str) -> str | None:
         return c.execute(sa.select(import_jobs.c.status).where(import_jobs.c.id == job_id)).scalar()
 
 
+def job_statuses(engine: sa.Engine, job_ids: list[str]) -> dict[str, str]:
+    """``{job_id: status}`` of the given ids that exist, in one connection and one query
+    (``job_ids`` up to a few thousand: one sensor tick's new files). Raises SQLAlchemy errors
+    as they come (e.g. when ``import_jobs`` does not exist yet)."""
+    ids = list(dict.fromkeys(job_ids))
+    if not ids:
+        return {}
+    with engine.connect() as c:
+        q = sa.select(import_jobs.c.id, import_jobs.c.status).where(import_jobs.c.id.in_(ids))
+        return {i: st for i, st in c.execute(q)}
+
+
 def request_cancel(engine: sa.Engine, job_id: str) -> str | None:
     """Ask a queued or running job to stop: its status becomes ``cancelling`` (the import
     stops at its next batch boundary and ends ``cancelled``). Returns the job's status after

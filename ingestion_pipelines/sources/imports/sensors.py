@@ -26,7 +26,7 @@ def imports_landing_sensor(context: SensorEvaluationContext, blob_store: BlobSto
     already imported (a job with that id exists and did not fail) is skipped here too, not
     only by Dagster's run_key de-duplication."""
     scan = scan_landing(blob_store, LANDING_PREFIX, context.cursor, page_size=1000)
-    requests = []
+    candidates: list[tuple[str, str, str, str]] = []  # (key, importer, run_key, job_id)
     seen: set[str] = set()
     for obj in scan.new:
         rest = obj.key[len(LANDING_PREFIX):] if obj.key.startswith(LANDING_PREFIX) else obj.key
@@ -48,20 +48,27 @@ def imports_landing_sensor(context: SensorEvaluationContext, blob_store: BlobSto
             context.log.info(f"skipping {obj.key}: same content as another new file in this tick")
             continue
         seen.add(run_key)
-        job_id = str(uuid.uuid5(JOB_ID_NAMESPACE, run_key))
-        prior = _prior_status(warehouse, job_id)
-        if prior is not None and prior != "failed":
-            context.log.info(f"skipping {obj.key}: this content was already imported (job {job_id}: {prior})")
+        candidates.append((obj.key, importer, run_key, str(uuid.uuid5(JOB_ID_NAMESPACE, run_key))))
+    prior = _prior_statuses(warehouse, [c[3] for c in candidates])  # one query per tick
+    requests = []
+    for key, importer, run_key, job_id in candidates:
+        status = prior.get(job_id)
+        if status is not None and status != "failed":
+            context.log.info(f"skipping {key}: this content was already imported (job {job_id}: {status})")
             continue
-        requests.append(RunRequest(run_key=run_key, run_config=run_config(importer, obj.key, job_id),
+        requests.append(RunRequest(run_key=run_key, run_config=run_config(importer, key, job_id),
                                    tags={"imports/importer": importer, "imports/job_id": job_id}))
     if not requests:
         return SensorResult(skip_reason=SkipReason(f"no new files under {LANDING_PREFIX}"), cursor=scan.cursor)
     return SensorResult(run_requests=requests, cursor=scan.cursor)
 
 
-def _prior_status(warehouse: WarehouseResource, job_id: str) -> str | None:
+def _prior_statuses(warehouse: WarehouseResource, job_ids: list[str]) -> dict[str, str]:
+    """``{job_id: status}`` of the jobs that already exist, in one warehouse query (none when
+    there are no candidates)."""
+    if not job_ids:
+        return {}
     try:
-        return jobs.job_status(warehouse.engine, job_id)
+        return jobs.job_statuses(warehouse.engine, job_ids)
     except Exception:  # noqa: BLE001 - no import_jobs table yet: nothing was imported
-        return None
+        return {}

@@ -370,3 +370,44 @@ def test_bad_batch_results_roll_back_the_batch(warehouse, local_store, tmp_path)
     bad = _file_rows(local_store, o.failed_file)[1:]
     assert bad[0][0] == "garbage" and bad[0][2].startswith("handler returned {'success': True}, expected")
     assert _emails(warehouse) == {"a@x.com": "ok1", "b@x.com": "ok2", "d@x.com": "ok3", "e@x.com": "ok4"}
+
+
+def test_sensor_looks_up_prior_jobs_in_one_query_per_tick(warehouse, local_store):
+    """Many new files in one tick: the import_jobs status lookup is one connection and one
+    query (not one per file); a succeeded job's content is skipped, a failed one's retried."""
+    from ingestion_pipelines.sources.imports.schema import metadata
+    from ingestion_pipelines.sources.imports.sensors import JOB_ID_NAMESPACE
+    from ingestion_pipelines.engine.landing import content_token, scan_landing
+    import uuid
+
+    warehouse.setup(metadata)
+    base = (DATA / "employees.csv").read_bytes()
+    for i in range(6):
+        local_store.put_bytes(f"imports/employees/f{i}.csv", base + f"P{i},p{i}@example.com\n".encode())
+    tokens = {o.key.rsplit("/", 1)[1]: content_token(local_store, o)
+              for o in scan_landing(local_store, "imports/", None).new}
+    job = {n: str(uuid.uuid5(JOB_ID_NAMESPACE, f"employees:{t}")) for n, t in tokens.items()}
+    jobs.create_job(warehouse.engine, job["f0.csv"], "employees", "f0.csv", {})
+    jobs.update_job(warehouse.engine, job["f0.csv"], status="succeeded")
+    jobs.create_job(warehouse.engine, job["f1.csv"], "employees", "f1.csv", {})
+    jobs.update_job(warehouse.engine, job["f1.csv"], status="failed")
+
+    eng = warehouse.engine
+    seen = {"connects": 0, "queries": 0}
+
+    def on_connect(conn):
+        seen["connects"] += 1
+
+    def on_exec(conn, cursor, statement, params, context, executemany):
+        seen["queries"] += "import_jobs" in statement
+
+    sa.event.listen(eng, "engine_connect", on_connect)
+    sa.event.listen(eng, "before_cursor_execute", on_exec)
+    try:
+        res = imports_landing_sensor(build_sensor_context(resources={"blob_store": local_store, "warehouse": warehouse}))
+    finally:
+        sa.event.remove(eng, "engine_connect", on_connect)
+        sa.event.remove(eng, "before_cursor_execute", on_exec)
+    assert seen == {"connects": 1, "queries": 1}
+    got = {r.tags["imports/job_id"] for r in res.run_requests}
+    assert got == {job[f"f{i}.csv"] for i in range(1, 6)}  # f0 succeeded before: skipped; f1 failed: retried
