@@ -158,14 +158,19 @@ def _entity_asset(entity: str):
         with warehouse.connect() as conn:
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
                               log=context.log, failed=failed)
-            written = res.total("inserted") + res.total("updated") + res.total("unchanged")
-            good = res.total("rows_read") - res.total("failed") - res.total("skipped")
-            results = checks.run_checks(conn, entity, tenant_id, good=good, written=written)
+            # the good-records check counts files that loaded to their end; failed files
+            # have their own check (all_files_loaded)
+            written = sum(res.total(k, loaded_only=True) for k in ("inserted", "updated", "unchanged"))
+            good = sum(res.total(k, loaded_only=True) * (1 if k == "rows_read" else -1)
+                       for k in ("rows_read", "failed", "skipped"))
+            results = checks.run_checks(conn, entity, tenant_id, good=good, written=written,
+                                        failed_files={f.uri: f.error or "failed" for f in res.failed_files})
             rows_in_table = checks.tenant_rows(conn, entity, tenant_id)
         uri = failed.upload(blob_store, f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson")
         loaded = [f for f in res.files if f.status == "loaded"]
         skipped_files = [f for f in res.files if f.status == "skipped"]
-        context.log.info(f"{entity} [{tenant_id}]: {len(loaded)} file(s) loaded, {len(skipped_files)} already loaded; "
+        context.log.info(f"{entity} [{tenant_id}]: {len(loaded)} file(s) loaded, {len(skipped_files)} already loaded, "
+                         f"{len(res.failed_files)} failed; "
                          f"inserted={res.total('inserted')} updated={res.total('updated')} "
                          f"unchanged={res.total('unchanged')} failed={res.total('failed')}")
         md: dict[str, Any] = {
@@ -173,6 +178,7 @@ def _entity_asset(entity: str):
             "inserted": res.total("inserted"), "updated": res.total("updated"),
             "unchanged": res.total("unchanged"), "skipped": res.total("skipped"), "failed": res.total("failed"),
             "rows_read": res.total("rows_read"), "files_loaded": len(loaded), "files_skipped": len(skipped_files),
+            "files_failed": len(res.failed_files),
             "failed_rows_file": uri or "",
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
             **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items()},

@@ -74,12 +74,18 @@ def tenant_rows(conn: sa.Connection, entity: str, tenant_id: str) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant_id)).scalar() or 0)
 
 
-def run_checks(conn: sa.Connection, entity: str, tenant_id: str, *, good: int, written: int) -> dict[str, tuple[bool, dict[str, Any]]]:
+def run_checks(conn: sa.Connection, entity: str, tenant_id: str, *, good: int, written: int,
+               failed_files: dict[str, str] | None = None) -> dict[str, tuple[bool, dict[str, Any]]]:
     """All checks of one partition: name -> (passed, metadata).
 
-    ``good``: good records read in this run's files; ``written``: inserted + updated +
-    unchanged rows of this run (every good record must be one of these)."""
+    ``good``: good records read in this run's files that loaded completely; ``written``:
+    inserted + updated + unchanged rows of those files (every good record must be one of
+    these). ``failed_files``: URI -> error of the files that failed part-way."""
+    failed_files = failed_files or {}
     out: dict[str, tuple[bool, dict[str, Any]]] = {
+        "all_files_loaded": (not failed_files, {"files_failed": len(failed_files),
+                                                **{f"error {i + 1}": f"{u}: {e}"[:500]
+                                                   for i, (u, e) in enumerate(sorted(failed_files.items())[:5])}}),
         "good_records_loaded": (good == written, {"good_records": good, "rows_accounted": written}),
     }
     if entity in REFS:
@@ -97,6 +103,7 @@ def run_checks(conn: sa.Connection, entity: str, tenant_id: str, *, good: int, w
 
 
 CHECK_DESCRIPTIONS = {
+    "all_files_loaded": "Every landed file of this run loaded to its end (a file that failed is listed with its error).",
     "good_records_loaded": "Every good record in this run's files is in the warehouse (inserted, updated or unchanged).",
     "no_orphans": "Every row's parent (customer, order, product) exists for the same tenant.",
     "no_duplicate_keys": "No id appears twice for the tenant.",
@@ -106,7 +113,7 @@ CHECK_DESCRIPTIONS = {
 
 def check_names(entity: str) -> list[str]:
     """The check names an entity's asset emits."""
-    names = ["good_records_loaded"]
+    names = ["all_files_loaded", "good_records_loaded"]
     if entity in REFS:
         names.append("no_orphans")
     return names + ["no_duplicate_keys", "tenant_isolation"]

@@ -106,8 +106,14 @@ class EntityResult:
     failed_rows_file: str | None = None
     failures_preview: list[dict[str, Any]] = field(default_factory=list)
 
-    def total(self, attr: str) -> int:
-        return sum(getattr(f, attr) for f in self.files)
+    def total(self, attr: str, *, loaded_only: bool = False) -> int:
+        """Sum of ``attr`` over the files (only those with status ``loaded`` when ``loaded_only``)."""
+        return sum(getattr(f, attr) for f in self.files if not loaded_only or f.status == "loaded")
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        """Files that failed part-way (their error in ``FileResult.error`` and the ledger)."""
+        return [f for f in self.files if f.status == "failed"]
 
     def timings(self) -> dict[str, float]:
         """Database seconds per phase over all files (see :class:`FileResult`)."""
@@ -167,7 +173,12 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
                 failed: FailedRecords | None = None) -> EntityResult:
     """Load every landed file of ``entity`` for ``tenant_id`` through ``conn`` (committed per
     batch and per ledger row). Returns an :class:`EntityResult`; bad lines go to ``failed``.
-    A file that cannot be read at all is recorded as failed in the ledger and re-raised."""
+    A file that fails part-way (e.g. a gzip truncated mid-file, a refused batch) is rolled back
+    to its last committed batch, recorded as ``failed`` with its error in the ``ingest_files``
+    ledger (so a later run loads it again) and in the result (``status="failed"``, ``error``),
+    and the next file is loaded; the caller decides how to report it (see
+    :attr:`EntityResult.failed_files`). Errors of the ledger itself (e.g. a lost connection)
+    propagate."""
     result = EntityResult(tenant_id, entity)
     table = schema.ENTITY_TABLES[entity]
     cols = columns(entity)
@@ -196,13 +207,19 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
         try:
             _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size,
                        fr, failed, progress, ref_sets=ref_sets)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - this file fails; the others still load
             conn.rollback()
+            fr.status, fr.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
             record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=run_id,
                         tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
-                        rows_failed=fr.failed, error=f"{type(exc).__name__}: {exc}"[:2000])
+                        rows_failed=fr.failed, error=fr.error)
             conn.commit()
-            raise
+            result.files.append(fr)
+            if log is not None:
+                log.error(f"{name}: failed, {fr.error}; continuing with the next file")
+            if should_stop():
+                break
+            continue
         record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="succeeded", run_id=run_id,
                     tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
                     rows_failed=fr.failed)

@@ -76,7 +76,7 @@ def test_end_to_end_with_defects(tmp_path, pg_warehouse, store):
             assert result.success
             for ev in result.get_asset_check_evaluations():
                 assert ev.passed, (ev.check_name, ev.metadata)
-            assert len(result.get_asset_check_evaluations()) == 6 * 3 + 4
+            assert len(result.get_asset_check_evaluations()) == 6 * 4 + 4
             for e in ENTITIES:
                 md = {k: v.value for k, v in result.asset_materializations_for_node(f"tenants__{e}")[0].metadata.items()}
                 assert md["inserted"] == summary.good[tid][e], e

@@ -104,3 +104,47 @@ def test_staged_upsert_repeated_key_in_one_batch(pg_warehouse, sqlite_warehouse)
             assert (r3.inserted, r3.updated, r3.unchanged, [ln for ln, _ in r3.skipped]) == (0, 1, 1, [7])
             rows = dict(conn.execute(sa.select(dupes.c.id, dupes.c.n)).all())
             assert rows == {"x": 4, "y": 8, "z": 6}, wh
+
+
+def test_truncated_gzip_fails_only_its_file(warehouse, local_store):
+    """A gzip truncated mid-file is recorded as failed (with its error) in ingest_files and
+    fails the ``all_files_loaded`` check; the entity's other files and the downstream
+    entities still load, and the run succeeds."""
+    import gzip
+
+    from dagster import DagsterInstance, materialize
+
+    from ingestion_pipelines.engine.ledger import ingest_files
+    from ingestion_pipelines.sources.tenants.assets import entity_assets
+
+    tid = "t-trunc"
+    good0 = b"\n".join(_product(tid, f"a{i}") for i in range(5)) + b"\n"
+    good2 = b"\n".join(_product(tid, f"c{i}") for i in range(4)) + b"\n"
+    bad = gzip.compress(b"\n".join(_product(tid, f"b{i}", name=f"name {i * 7919 % 10007}") for i in range(3000)) + b"\n")
+    local_store.put_bytes(f"tenants/{tid}/products_{tid}_chunk_0000.ndjson", good0)
+    local_store.put_bytes(f"tenants/{tid}/products_{tid}_chunk_0001.ndjson.gz", bad[: len(bad) // 2])
+    local_store.put_bytes(f"tenants/{tid}/products_{tid}_chunk_0002.ndjson", good2)
+    prices = b"\n".join(orjson.dumps({"tenant_id": tid, "price_id": f"pr{i}", "product_id": f"a{i}", "price": "2.00",
+                                      "currency": "USD", "effective_at": "2024-01-01T00:00:00+00:00"}) for i in range(3))
+    local_store.put_bytes(f"tenants/{tid}/price_history_{tid}.ndjson", prices + b"\n")
+    wanted = [a for a in entity_assets if a.key.path[-1] in ("products", "price_history")]
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("tenants", [tid])
+        r = materialize(wanted, partition_key=tid, instance=instance,
+                        resources={"warehouse": warehouse, "blob_store": local_store}, raise_on_error=False)
+        assert r.success
+        checks = {(ev.asset_key.path[-1], ev.check_name): ev.passed for ev in r.get_asset_check_evaluations()}
+        assert checks.pop(("products", "all_files_loaded")) is False
+        assert all(checks.values()), checks
+        md = r.asset_materializations_for_node("tenants__products")[0].metadata
+        assert (md["files_loaded"].value, md["files_failed"].value) == (2, 1)
+        md = r.asset_materializations_for_node("tenants__price_history")[0].metadata
+        assert md["inserted"].value == 3
+    with warehouse.connect() as conn:
+        ids = set(conn.execute(sa.select(schema.products.c.product_id).where(schema.products.c.tenant_id == tid)).scalars())
+        assert {f"a{i}" for i in range(5)} | {f"c{i}" for i in range(4)} <= ids
+        ledger = {u.rsplit("/", 1)[1]: (st, err) for u, st, err in conn.execute(
+            sa.select(ingest_files.c.uri, ingest_files.c.status, ingest_files.c.error).where(ingest_files.c.tenant_id == tid))}
+    st, err = ledger[f"products_{tid}_chunk_0001.ndjson.gz"]
+    assert st == "failed" and "EOFError" in err, err
+    assert ledger[f"products_{tid}_chunk_0002.ndjson"][0] == "succeeded"
