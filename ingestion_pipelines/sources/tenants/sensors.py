@@ -39,7 +39,9 @@ tenants_load_job = define_asset_job(
     "tenants_load_job", selection=AssetSelection.assets(TENANTS_KEY),
     description="Load tenants.csv into the tenants table and register tenant partitions.")
 tenants_files_job = define_asset_job(
-    "tenants_files_job", selection=AssetSelection.assets(*entity_assets), partitions_def=tenant_partitions,
+    # partitioned by ``tenant_partitions``, inferred from the selected assets (the job's own
+    # ``partitions_def=`` argument is deprecated since Dagster 1.13)
+    "tenants_files_job", selection=AssetSelection.assets(*entity_assets),
     description="Load one tenant's landed files (products, customers, orders, items, prices, stock events).")
 
 

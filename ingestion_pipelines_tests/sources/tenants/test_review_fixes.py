@@ -148,3 +148,27 @@ def test_truncated_gzip_fails_only_its_file(warehouse, local_store):
     st, err = ledger[f"products_{tid}_chunk_0001.ndjson.gz"]
     assert st == "failed" and "EOFError" in err, err
     assert ledger[f"products_{tid}_chunk_0002.ndjson"][0] == "succeeded"
+
+
+def test_code_location_loads_without_deprecation_warnings_from_tenants():
+    """Loading the code location (fresh interpreter, every warning shown) gives no
+    DeprecationWarning from the tenants source; tenants_files_job is still partitioned by
+    tenant (inferred from its assets)."""
+    import subprocess
+    import sys
+
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    import ingestion_pipelines.definitions as d\n"
+            "for x in w:\n"
+            "    if issubclass(x.category, DeprecationWarning) and '/ingestion_pipelines/' in x.filename:\n"
+            "        print('WARNING', x.filename, x.lineno, x.message)\n"
+            "job = d.defs.resolve_job_def('tenants_files_job')\n"
+            "print('PARTITIONS', job.partitions_def.name)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "PARTITIONS tenants" in out.stdout
+    ours = [ln for ln in out.stdout.splitlines() if ln.startswith("WARNING") and "/sources/tenants/" in ln]
+    assert not ours, ours
+
