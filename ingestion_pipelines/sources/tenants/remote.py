@@ -109,6 +109,15 @@ class WebserverRuns:
         sel = self.selector(job_name)
         tags = {"launched_by": "ingest-cli"}
         if partition_key is not None:
+            # DESIGN.md §6 forbids partition *tags on RunRequest* (a sensor has partition_key=).
+            # A run submitted over GraphQL has no such field: in dagster-graphql 1.13 the
+            # ``launchRun`` ExecutionParams carry selector / runConfigData / mode /
+            # executionMetadata / stepKeys / preset, and ExecutionMetadata only tags, rootRunId,
+            # parentRunId (``submit_job_execution`` likewise takes only tags). The
+            # ``dagster/partition`` run tag is the API's own way of naming the partition of a
+            # launched run (the UI's "launch run for partition" sends the same tag), and the run
+            # worker reads the partition key from it. test_remote_partition_is_a_tag checks the
+            # schema still has no partition field, so this is revisited when one appears.
             tags["dagster/partition"] = partition_key
         run_id = self.client.submit_job_execution(job_name, repository_location_name=sel["repositoryLocationName"],
                                                   repository_name=sel["repositoryName"], run_config=run_config or {},

@@ -172,3 +172,12 @@ def test_code_location_loads_without_deprecation_warnings_from_tenants():
     ours = [ln for ln in out.stdout.splitlines() if ln.startswith("WARNING") and "/sources/tenants/" in ln]
     assert not ours, ours
 
+
+def test_remote_partition_is_a_tag():
+    """remote.py names a run's partition with the ``dagster/partition`` tag because the
+    GraphQL ``launchRun`` ExecutionParams / ExecutionMetadata have no partition field; fails
+    (so the tag can be replaced) once the installed dagster-graphql schema gets one."""
+    from dagster_graphql.schema.inputs import GrapheneExecutionMetadata, GrapheneExecutionParams
+
+    fields = {f.lower() for t in (GrapheneExecutionParams, GrapheneExecutionMetadata) for f in t._meta.fields}
+    assert not {f for f in fields if "partition" in f}, fields
