@@ -8,9 +8,7 @@
 """
 
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from dagster import (
@@ -27,13 +25,16 @@ from dagster import (
 )
 from pydantic import Field
 
-from ...engine.landing import resolve_location
+from ...engine.landing import resolve_location, sha256_of
+from ...engine.ledger import record_file
 from ...engine.load import LoadRun, PendingRow, RowInvalid, TableLoad
 from ...engine.outcomes import Outcome, RowOutcome
+from ...engine.readers import iter_records
+from ...engine.result_files import write_rows
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import checks, schema
-from .loading import RESULTS_PREFIX, FailedRecords, load_entity
+from .loading import RESULTS_PREFIX, SOURCE, FailedRecords, load_entity
 from .records import ENTITIES, REFS, TENANT_ID_RE
 
 GROUP = "tenants"
@@ -93,26 +94,52 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     """Loads tenants.csv into the tenants table and registers each tenant as a partition."""
     warehouse.setup(schema.metadata)
     loc = resolve_location(config.file, blob_store)
-    # tenants.csv is one line per tenant (small): read whole, decoded as UTF-8 (BOM allowed).
-    text = loc.read_bytes().decode("utf-8-sig", errors="replace")
-    records = list(csv.DictReader(io.StringIO(text, newline="")))
+    sha, size = sha256_of(loc)
+    # engine.readers: encoding detected (UTF-8 with or without BOM, cp1252 ...), physical line
+    # numbers, and a ragged row reported as a failed row instead of being padded or cut.
+    with loc.open() as f:
+        it = iter_records(f, "csv", name=loc.uri)
+        header = list(it.columns or [])
+        valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
 
-    valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
+        def rows():
+            for sr in it:
+                if not sr.ok:
+                    cells = list(sr.raw or [])
+                    rec = dict(zip(header, cells + [None] * (len(header) - len(cells))))
+                    extra = f"; cells past the header: {cells[len(header):]!r:.200}" if len(cells) > len(header) else ""
+                    yield RowOutcome(sr.row, Outcome.FAILED, error=f"{sr.error}{extra}", record=rec)
+                    continue
+                try:
+                    pending = _tenant_row(sr.row, sr.data)
+                except RowInvalid as e:
+                    yield RowOutcome(sr.row, Outcome.FAILED, error=str(e), record=sr.data)
+                    continue
+                valid[sr.row] = pending.values["tenant_id"]
+                yield pending
 
-    def rows():
-        for n, rec in enumerate(records, start=2):  # line 1 is the header
+        with warehouse.connect(dry_run=config.dry_run) as conn:
+            if not config.dry_run:
+                record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="running",
+                            run_id=context.run_id)
+                conn.commit()
+            run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
+                          audit={"_source": loc.uri, "_run_id": context.run_id})
             try:
-                pending = _tenant_row(n, rec)
-            except RowInvalid as e:
-                yield RowOutcome(n, Outcome.FAILED, error=str(e), record=rec)
-                continue
-            valid[n] = pending.values["tenant_id"]
-            yield pending
-
-    with warehouse.connect(dry_run=config.dry_run) as conn:
-        run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
-                      audit={"_source": loc.uri, "_run_id": context.run_id})
-        report = run.run(rows())
+                report = run.run(rows())
+            except Exception as exc:
+                if not config.dry_run:
+                    conn.rollback()
+                    record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="failed",
+                                run_id=context.run_id, error=f"{type(exc).__name__}: {exc}"[:2000])
+                    conn.commit()
+                raise
+            c = report.counts
+            if not config.dry_run:
+                record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="succeeded",
+                            run_id=context.run_id, rows_read=sum(c.values()),
+                            rows_loaded=c["inserted"] + c["updated"], rows_failed=c["failed"])
+                conn.commit()
     failed_rows = {o.row for o in report.failures}
     good_ids = sorted({tid for n, tid in valid.items() if n not in failed_rows})
     new_parts: list[str] = []
@@ -123,13 +150,11 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
             context.instance.add_dynamic_partitions(tenant_partitions.name, new_parts)
     failed_uri = None
     if report.failures and not config.dry_run:
-        fr = FailedRecords()
-        for o in report.failures:
-            fr.add(loc.uri, o.row, o.error or "failed", None if o.record is None else
-                   ",".join(str(v) for v in o.record.values()).encode())
-        failed_uri = fr.upload(blob_store, f"{RESULTS_PREFIX}/tenants_{context.run_id}_failed.ndjson")
+        # the failed rows with their original columns + row + import_error (formulas neutralised)
+        failed_uri = write_rows(
+            blob_store, f"{RESULTS_PREFIX}/tenants_{context.run_id}_failed.csv", ["row", *header, "import_error"],
+            ([o.row, *[(o.record or {}).get(h) for h in header], o.error or "failed"] for o in report.failures), "csv")
     context.log.info(f"tenants: {report.summary()}; {len(new_parts)} new partition(s)")
-    c = report.counts
     md: dict[str, Any] = {
         "dagster/row_count": warehouse.count(schema.tenants) if not config.dry_run else 0,
         "created": c["inserted"], **c, "new_partitions": len(new_parts), "dry_run": config.dry_run,

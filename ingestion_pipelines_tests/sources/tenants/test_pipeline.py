@@ -97,7 +97,7 @@ def test_end_to_end_with_defects(tmp_path, pg_warehouse, store):
             row = c.execute(sa.select(schema.orders).limit(1)).mappings().one()
             assert row["ordered_at"].tzinfo is not None and row["total"] > 0
             assert c.execute(sa.select(sa.func.count()).select_from(ingest_files)
-                             .where(ingest_files.c.status == "succeeded")).scalar() == len(summary.files) - 1
+                             .where(ingest_files.c.status == "succeeded")).scalar() == len(summary.files)  # tenants.csv too
 
         # re-ingesting the same dataset loads 0 rows (the ledger skips every file)
         tid = summary.tenants[0]
@@ -170,7 +170,11 @@ def test_tenants_csv_bad_rows_register_no_partition(sqlite_warehouse, local_stor
         md = {k: v.value for k, v in r.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
         assert (md["created"], md["failed"]) == (2, 3)
         assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme-1", "acme-2"]
-        errors = [orjson.loads(ln)["error"] for ln in local_store.get_bytes(local_store.key_from_uri(md["failed_rows_file"])).splitlines()]
+        from ingestion_pipelines.engine.result_files import read_back
+
+        failed_rows = read_back(local_store.get_bytes(local_store.key_from_uri(md["failed_rows_file"])), "csv")
+        assert failed_rows[0][-1] == "import_error"
+        errors = [r[-1] for r in failed_rows[1:]]
         assert any("tenant_id" in e for e in errors) and any("name" in e for e in errors) and any("time zone" in e for e in errors)
         # the api_key column is not stored
         assert "api_key" not in schema.tenants.c

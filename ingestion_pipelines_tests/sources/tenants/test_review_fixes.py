@@ -181,3 +181,41 @@ def test_remote_partition_is_a_tag():
 
     fields = {f.lower() for t in (GrapheneExecutionParams, GrapheneExecutionMetadata) for f in t._meta.fields}
     assert not {f for f in fields if "partition" in f}, fields
+
+
+def test_tenants_csv_read_with_engine_readers(warehouse, local_store):
+    """tenants.csv goes through engine.readers: a cp1252 file keeps its accents, a ragged row
+    and an invalid row are failed rows with their physical row numbers in a CSV failed-rows
+    file (original columns + import_error, formulas neutralised), and the file is recorded
+    in ingest_files."""
+    from dagster import DagsterInstance, materialize
+
+    from ingestion_pipelines.engine.ledger import ingest_files
+    from ingestion_pipelines.engine.result_files import read_back
+    from ingestion_pipelines.sources.tenants.assets import tenants as tenants_asset
+
+    body = ("tenant_id,name,domain,currency,country,created_at,api_key\r\n"
+            "acme-1,Café Zürich AG,,CHF,CH,,\r\n"
+            "ragged,Too,many,USD,US,,,extra\r\n"
+            "\r\n"
+            "=cmd,Evil,,,,,\r\n"
+            "acme-2,Beta,,,,,\r\n").encode("cp1252")
+    local_store.put_bytes("tenants/tenants.csv", body)
+    with DagsterInstance.ephemeral() as instance:
+        r = materialize([tenants_asset], instance=instance, resources={"warehouse": warehouse, "blob_store": local_store})
+        assert r.success
+        md = {k: v.value for k, v in r.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
+        assert (md["created"], md["failed"]) == (2, 2)
+        assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme-1", "acme-2"]
+    rows = read_back(local_store.get_bytes(local_store.key_from_uri(md["failed_rows_file"])), "csv")
+    assert rows[0] == ["row", "tenant_id", "name", "domain", "currency", "country", "created_at", "api_key", "import_error"]
+    by_row = {r[0]: r for r in rows[1:]}
+    assert set(by_row) == {"3", "5"}
+    assert "expected 7 columns" in by_row["3"][-1] and by_row["3"][1] == "ragged"
+    assert by_row["5"][1] == "'=cmd" and "tenant_id" in by_row["5"][-1]
+    with warehouse.connect() as conn:
+        names = dict(conn.execute(sa.select(schema.tenants.c.tenant_id, schema.tenants.c.name)).all())
+        ledger = conn.execute(sa.select(ingest_files.c.status, ingest_files.c.rows_loaded, ingest_files.c.rows_failed)
+                              .where(ingest_files.c.uri == md["file"])).all()
+    assert names["acme-1"] == "Café Zürich AG"
+    assert ledger == [("succeeded", 2, 2)]
