@@ -97,49 +97,49 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     sha, size = sha256_of(loc)
     # engine.readers: encoding detected (UTF-8 with or without BOM, cp1252 ...), physical line
     # numbers, and a ragged row reported as a failed row instead of being padded or cut.
-    with loc.open() as f:
-        it = iter_records(f, "csv", name=loc.uri)
-        header = list(it.columns or [])
-        valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
+    header: list[str] = []
+    valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
 
-        def rows():
-            for sr in it:
-                if not sr.ok:
-                    cells = list(sr.raw or [])
-                    rec = dict(zip(header, cells + [None] * (len(header) - len(cells))))
-                    extra = f"; cells past the header: {cells[len(header):]!r:.200}" if len(cells) > len(header) else ""
-                    yield RowOutcome(sr.row, Outcome.FAILED, error=f"{sr.error}{extra}", record=rec)
-                    continue
-                try:
-                    pending = _tenant_row(sr.row, sr.data)
-                except RowInvalid as e:
-                    yield RowOutcome(sr.row, Outcome.FAILED, error=str(e), record=sr.data)
-                    continue
-                valid[sr.row] = pending.values["tenant_id"]
-                yield pending
-
-        with warehouse.connect(dry_run=config.dry_run) as conn:
-            if not config.dry_run:
-                record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="running",
-                            run_id=context.run_id)
-                conn.commit()
-            run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
-                          audit={"_source": loc.uri, "_run_id": context.run_id})
+    def rows(it):
+        for sr in it:
+            if not sr.ok:
+                cells = list(sr.raw or [])
+                rec = dict(zip(header, cells + [None] * (len(header) - len(cells))))
+                extra = f"; cells past the header: {cells[len(header):]!r:.200}" if len(cells) > len(header) else ""
+                yield RowOutcome(sr.row, Outcome.FAILED, error=f"{sr.error}{extra}", record=rec)
+                continue
             try:
-                report = run.run(rows())
-            except Exception as exc:
-                if not config.dry_run:
-                    conn.rollback()
-                    record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="failed",
-                                run_id=context.run_id, error=f"{type(exc).__name__}: {exc}"[:2000])
-                    conn.commit()
-                raise
-            c = report.counts
+                pending = _tenant_row(sr.row, sr.data)
+            except RowInvalid as e:
+                yield RowOutcome(sr.row, Outcome.FAILED, error=str(e), record=sr.data)
+                continue
+            valid[sr.row] = pending.values["tenant_id"]
+            yield pending
+
+    with warehouse.connect(dry_run=config.dry_run) as conn, loc.open() as f:
+        if not config.dry_run:
+            record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="running",
+                        run_id=context.run_id)
+            conn.commit()
+        run = LoadRun(conn, TableLoad(schema.tenants), batch_size=warehouse.batch_size, dry_run=config.dry_run,
+                      audit={"_source": loc.uri, "_run_id": context.run_id})
+        try:
+            it = iter_records(f, "csv", name=loc.uri)  # FileFormatError: not readable as CSV
+            header.extend(it.columns or [])
+            report = run.run(rows(it))
+        except Exception as exc:  # the file is recorded as failed, with its error, then the asset fails
             if not config.dry_run:
-                record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="succeeded",
-                            run_id=context.run_id, rows_read=sum(c.values()),
-                            rows_loaded=c["inserted"] + c["updated"], rows_failed=c["failed"])
+                conn.rollback()
+                record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="failed",
+                            run_id=context.run_id, error=f"{type(exc).__name__}: {exc}"[:2000])
                 conn.commit()
+            raise
+        c = report.counts
+        if not config.dry_run:
+            record_file(conn, source=SOURCE, uri=loc.uri, sha256=sha, size=size, status="succeeded",
+                        run_id=context.run_id, rows_read=sum(c.values()),
+                        rows_loaded=c["inserted"] + c["updated"], rows_failed=c["failed"])
+            conn.commit()
     failed_rows = {o.row for o in report.failures}
     good_ids = sorted({tid for n, tid in valid.items() if n not in failed_rows})
     new_parts: list[str] = []

@@ -219,3 +219,22 @@ def test_tenants_csv_read_with_engine_readers(warehouse, local_store):
                               .where(ingest_files.c.uri == md["file"])).all()
     assert names["acme-1"] == "Café Zürich AG"
     assert ledger == [("succeeded", 2, 2)]
+
+
+def test_unreadable_tenants_csv_recorded_as_failed(sqlite_warehouse, local_store):
+    """A tenants.csv that is not text (here a PNG header) fails the asset and is recorded as
+    failed, with the reader's error, in ingest_files."""
+    from dagster import DagsterInstance, materialize
+
+    from ingestion_pipelines.engine.ledger import ingest_files
+    from ingestion_pipelines.sources.tenants.assets import tenants as tenants_asset
+
+    local_store.put_bytes("tenants/tenants.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with DagsterInstance.ephemeral() as instance:
+        r = materialize([tenants_asset], instance=instance, raise_on_error=False,
+                        resources={"warehouse": sqlite_warehouse, "blob_store": local_store})
+        assert not r.success
+    with sqlite_warehouse.connect() as conn:
+        (status, error), = conn.execute(sa.select(ingest_files.c.status, ingest_files.c.error)
+                                        .where(ingest_files.c.uri.like("%tenants.csv"))).all()
+    assert status == "failed" and error, error
