@@ -137,6 +137,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def running_webserver(env: dict, timeout: float = 120):
+    """A real ``dagster-webserver`` for the code location on a free loopback port, with
+    ``env`` (DAGSTER_HOME, WAREHOUSE_URL, ...); yields its base URL, stops it afterwards."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    web = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-m", "ingestion_pipelines.definitions",
+                            "-a", "defs", "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=PROJECT_ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{url}/server_info", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"dagster-webserver did not start within {timeout:.0f} s")
+        yield url
+    finally:
+        web.terminate()
+        web.wait(30)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A real S3 endpoint on loopback (moto's server mode); sets AWS_ENDPOINT_URL and

@@ -3,7 +3,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ import pytest
 import yaml
 
 from ingestion_pipelines.sources.imports.assets import JOB_NAME, run_config
+
+from ...conftest import running_webserver
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "data" / "imports"
@@ -49,42 +50,17 @@ def test_dagster_cli_job_execute_with_config(tmp_path):
     assert st["result_files"]["success_file"]["uri"].endswith("employees_success.xlsx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_import_file_through_webserver_graphql(tmp_path):
     env = _env(tmp_path)
-    port = _free_port()
-    web = subprocess.Popen([str(BIN / "dagster-webserver"), "-m", "ingestion_pipelines.definitions", "-a", "defs",
-                            "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import requests
-
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("dagster-webserver did not start within 120 s")
+    with running_webserver(env) as url:
         out = subprocess.run([str(BIN / "ingest"), "import-file", "employees", str(DATA / "employees.csv"),
-                              "--url", f"http://127.0.0.1:{port}", "--wait", "-o", "batch_size=3"],
+                              "--url", url, "--wait", "-o", "batch_size=3"],
                              env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
-        assert out.returncode == 0, out.stderr[-3000:]
-        assert "launched run" in out.stderr and "SUCCESS" in out.stderr
-        st = json.loads(out.stdout[out.stdout.index("{"):])
-        assert (st["status"], st["processed_rows"], st["failure_count"]) == ("succeeded", 8, 3)
-        assert st["run_id"]
-    finally:
-        web.terminate()
-        web.wait(30)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "launched run" in out.stderr and "SUCCESS" in out.stderr
+    st = json.loads(out.stdout[out.stdout.index("{"):])
+    assert (st["status"], st["processed_rows"], st["failure_count"]) == ("succeeded", 8, 3)
+    assert st["run_id"]
 
 
 def _ingest(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -130,7 +106,11 @@ def test_import_file_local_returns_at_once_status_cancel_and_wait(tmp_path):
 
     env = _env(tmp_path)
     src = tmp_path / "many.csv"
-    src.write_text("name,email\n" + "".join(f"P {i},p{i}@example.com\n" for i in range(300)))
+    src.write_text("name,email\n" + "".join(f"P {i},p{i}@example.com\n" for i in range(600)))
+    # the cancel case gets a file that takes ~5 min uncancelled: starting `ingest import-cancel`
+    # (a cold Python + Dagster start) must never race the import's end on a loaded CI machine
+    big = tmp_path / "big.csv"
+    big.write_text("name,email\n" + "".join(f"P {i},p{i}@example.com\n" for i in range(20000)))
     slow = ["-o", "batch_size=10", "-o", "handler_path=ingestion_pipelines_tests.sources.imports.helpers.slow_batch_handler",
             "-o", "sleep=0.15"]
     # 1. returns at once with the job id; the import then progresses and finishes
@@ -138,25 +118,28 @@ def test_import_file_local_returns_at_once_status_cancel_and_wait(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     st = json.loads(out.stdout)
     job_id = st["id"]
-    assert st["status"] in ("queued", "running") and st["processed_rows"] < 300
+    assert st["status"] in ("queued", "running") and st["processed_rows"] < 600
     assert "started import job" in out.stderr
-    mid = _wait_for(lambda: (lambda j: j if j.get("status") == "running" and 0 < j["processed_rows"] < 300 else None)(
+    mid = _wait_for(lambda: (lambda j: j if j.get("status") == "running" and 0 < j["processed_rows"] < 600 else None)(
         _job(env, job_id)))
     assert mid["processed_rows"] % 10 == 0
     seen = _status(env, job_id)  # import-status while it runs
     assert seen["status"] in ("running", "succeeded") and seen["processed_rows"] >= mid["processed_rows"]
     done = _wait_for(lambda: (lambda j: j if j.get("status") == "succeeded" else None)(_job(env, job_id)))
-    assert (done["processed_rows"], done["success_count"], done["percentage"]) == (300, 300, 100.0)
+    assert (done["processed_rows"], done["success_count"], done["percentage"]) == (600, 600, 100.0)
     _wait_for(lambda: _run_status(env, job_id) == DagsterRunStatus.SUCCESS, timeout=60)
 
     # 2. import-cancel on a running run
-    out = _ingest(env, "import-file", "employees", str(src), *slow)
+    out = _ingest(env, "import-file", "employees", str(big), *slow)
     job2 = json.loads(out.stdout)["id"]
     _wait_for(lambda: (lambda j: j.get("status") == "running" and j["processed_rows"] >= 20)(_job(env, job2)))
     c = _ingest(env, "import-cancel", job2)
-    assert c.returncode == 0 and "cancelling" in c.stdout and "termination of run" in c.stderr, c.stderr
+    # the command prints the job's state as it reads it back: "cancelling", or already
+    # "cancelled" when the run stopped at its batch boundary first (both right)
+    assert c.returncode == 0 and ("cancelling" in c.stdout or "cancelled" in c.stdout), c.stdout
+    assert "termination of run" in c.stderr, c.stderr
     end = _wait_for(lambda: (lambda j: j if j.get("status") == "cancelled" else None)(_job(env, job2)))
-    assert 20 <= end["processed_rows"] < 300 and end["processed_rows"] % 10 == 0
+    assert 20 <= end["processed_rows"] < 20000 and end["processed_rows"] % 10 == 0
     assert end["success_file"]["rows"] == end["processed_rows"]
     _wait_for(lambda: _run_status(env, job2) == DagsterRunStatus.CANCELED, timeout=60)
 

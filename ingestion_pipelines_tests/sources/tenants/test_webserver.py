@@ -4,25 +4,17 @@ temporary DAGSTER_HOME), into the real PostgreSQL."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-import requests
 import sqlalchemy as sa
+
+from ...conftest import running_webserver
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 INGEST = [sys.executable, "-m", "ingestion_pipelines.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_bulk_ingest_follows_runs_through_webserver(tmp_path, pg_url, pg_schema):
@@ -51,29 +43,11 @@ def test_bulk_ingest_follows_runs_through_webserver(tmp_path, pg_url, pg_schema)
     manifest = json.loads((data / "defects_manifest.json").read_text())["defects"]
     t1, t2 = summary["tenants"]
 
-    port = _free_port()
-    web = subprocess.Popen([str(BIN / "dagster-webserver"), "-m", "ingestion_pipelines.definitions", "-a", "defs",
-                            "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("dagster-webserver did not start within 120 s")
-        p = subprocess.run(INGEST + ["bulk-ingest", "--data-dir", str(data), "--wait-for-completion",
-                                     "--url", f"http://127.0.0.1:{port}"],
+    with running_webserver(env) as url:
+        p = subprocess.run(INGEST + ["bulk-ingest", "--data-dir", str(data), "--wait-for-completion", "--url", url],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
         out = p.stdout + p.stderr
         assert p.returncode == 0, out
-    finally:
-        web.terminate()
-        web.wait(30)
     assert "tenants: SUCCESS" in out and "created=2" in out
     good = {tid: sum(summary["good_records"][tid].values()) for tid in (t1, t2)}
     bad = {tid: sum(1 for d in manifest if d["tenant_id"] == tid) for tid in (t1, t2)}
