@@ -193,7 +193,7 @@ def test_cancel_via_cli_stops_at_batch_boundary(sqlite_warehouse, local_store, t
 
     monkeypatch.setenv("IMPORT_PROGRESS_DB_FLUSH_EVERY_N_BATCHES", "1")
     monkeypatch.setenv("WAREHOUSE_URL", sqlite_warehouse.url)
-    src = _big_csv(tmp_path / "many.csv", 400)
+    src = _big_csv(tmp_path / "many.csv", 4000)  # ~20 s uncancelled: the cancel never races its end
     sqlite_warehouse.setup(import_jobs.metadata)
     box = {}
     t = threading.Thread(target=lambda: box.setdefault("o", run_import(
@@ -207,10 +207,10 @@ def test_cancel_via_cli_stops_at_batch_boundary(sqlite_warehouse, local_store, t
             break
         time.sleep(0.05)
     r = CliRunner().invoke(main, ["import-cancel", "c1"])
-    assert r.exit_code == 0 and "cancelling" in r.output
-    t.join(30)
+    assert r.exit_code == 0 and ("cancelling" in r.output or "cancelled" in r.output), r.output
+    t.join(60)
     o = box["o"]
-    assert o.status == "cancelled" and 40 <= o.processed_rows < 400 and o.processed_rows % 20 == 0
+    assert o.status == "cancelled" and 40 <= o.processed_rows < 4000 and o.processed_rows % 20 == 0
     assert len(_emails(sqlite_warehouse)) == o.processed_rows == o.success_count  # committed batches stay
     assert len(_file_rows(local_store, o.success_file)) == o.processed_rows + 1
     st = json.loads(CliRunner().invoke(main, ["import-status", "c1"]).output)
