@@ -118,6 +118,37 @@ def _existing(conn: sa.Connection, table: sa.Table, cols: list[str], key: str, k
     return out
 
 
+
+def _party_rows(conn: sa.Connection, table: sa.Table, kind: str, songs, now) -> tuple[dict, dict, list[PendingRow]]:
+    """Clients or vendors (``kind``) of the parsed songs, one per normalised name (seed 002
+    stages 2-3): ({key: id}, {key: display name}, rows for ``table``). The display name is
+    the most frequent spelling (ties: the first seen); emails are the stored ones plus the new
+    ones, in first-seen order; an existing party keeps its id."""
+    names: dict[str, Counter] = defaultdict(Counter)
+    first: dict[str, dict[str, int]] = defaultdict(dict)
+    emails: dict[str, dict[str, None]] = defaultdict(dict)
+    for s in songs:
+        k = getattr(s, f"{kind}_key")
+        if k:
+            name = getattr(s, f"{kind}_name")
+            names[k][name] += 1
+            first[k].setdefault(name, s.row)
+            for e in getattr(s, f"{kind}_emails"):
+                emails[k][e] = None
+    old = _existing(conn, table, ["id", "name_key", "emails"], "name_key", names)
+    ids: dict[str, str] = {}
+    display: dict[str, str] = {}
+    rows = []
+    for i, (k, variants) in enumerate(names.items()):
+        prev = old.get(k)
+        ids[k] = prev["id"] if prev else make_id(kind, k)
+        display[k] = best_variant(variants, first[k])
+        stored = list((prev or {}).get("emails") or [])
+        merged = stored + [e for e in emails[k] if e not in stored]
+        rows.append(PendingRow(i + 1, {"id": ids[k], "name_key": k, "name": display[k],
+                                       "emails": merged or None, "created_at": now}))
+    return ids, display, rows
+
 def _run(conn, spec: TableLoad, rows: list[PendingRow], *, dry_run: bool, batch_size: int,
          audit: Mapping[str, Any], on_batch=None) -> IngestReport:
     return LoadRun(conn, spec, batch_size=batch_size, dry_run=dry_run, audit=audit, on_batch=on_batch).run(rows)
@@ -136,53 +167,14 @@ def sync_campaign_tables(conn: sa.Connection, parsed: ParsedCsv, *, dry_run: boo
     res = SyncResult()
     songs = parsed.songs
 
-    # -- stage 2: clients (unique by normalised name; emails merged into a list) -----------------
-    names: dict[str, Counter] = defaultdict(Counter)
-    first: dict[str, dict[str, int]] = defaultdict(dict)
-    emails: dict[str, dict[str, None]] = defaultdict(dict)
-    for s in songs:
-        if s.client_key:
-            names[s.client_key][s.client_name] += 1
-            first[s.client_key].setdefault(s.client_name, s.row)
-            for e in s.client_emails:
-                emails[s.client_key][e] = None
-    old = _existing(conn, clients, ["id", "name_key", "emails"], "name_key", names)
-    client_ids: dict[str, str] = {}
-    rows = []
-    for i, (k, variants) in enumerate(names.items()):
-        prev = old.get(k)
-        cid = prev["id"] if prev else make_id("client", k)
-        client_ids[k] = cid
-        stored = list((prev or {}).get("emails") or [])
-        merged = stored + [e for e in emails[k] if e not in stored]
-        rows.append(PendingRow(i + 1, {"id": cid, "name_key": k, "name": best_variant(variants, first[k]),
-                                       "emails": merged or None, "created_at": now}))
+    # -- stages 2 and 3: clients and vendors (unique by normalised name; emails merged) -------------
     fill = frozenset({"id", "created_at"})
+    client_ids, client_names, rows = _party_rows(conn, clients, "client", songs, now)
     res.reports["clients"] = _run(conn, TableLoad(clients, fill_only=fill), rows, dry_run=dry_run,
                                   batch_size=batch_size, audit=audit, on_batch=on_batch)
-
-    # -- stage 3: vendors ----------------------------------------------------------------------------
-    vnames: dict[str, Counter] = defaultdict(Counter)
-    vfirst: dict[str, dict[str, int]] = defaultdict(dict)
-    vemails: dict[str, dict[str, None]] = defaultdict(dict)
-    for s in songs:
-        if s.vendor_key:
-            vnames[s.vendor_key][s.vendor_name] += 1
-            vfirst[s.vendor_key].setdefault(s.vendor_name, s.row)
-            for e in s.vendor_emails:
-                vemails[s.vendor_key][e] = None
-    vold = _existing(conn, vendors, ["id", "name_key", "emails"], "name_key", vnames)
-    vendor_ids: dict[str, str] = {}
-    rows = []
-    for i, (k, variants) in enumerate(vnames.items()):
-        prev = vold.get(k)
-        vid = prev["id"] if prev else make_id("vendor", k)
-        vendor_ids[k] = vid
-        stored = list((prev or {}).get("emails") or [])
-        merged = stored + [e for e in vemails[k] if e not in stored]
-        rows.append(PendingRow(i + 1, {"id": vid, "name_key": k, "name": best_variant(variants, vfirst[k]),
-                                       "email": merged[0] if merged else None, "emails": merged or None,
-                                       "created_at": now}))
+    vendor_ids, vendor_names, rows = _party_rows(conn, vendors, "vendor", songs, now)
+    for r in rows:  # vendors also keep their first address in `email`
+        r.values["email"] = r.values["emails"][0] if r.values["emails"] else None
     res.reports["vendors"] = _run(conn, TableLoad(vendors, fill_only=fill), rows, dry_run=dry_run,
                                   batch_size=batch_size, audit=audit, on_batch=on_batch)
 
@@ -233,9 +225,9 @@ def sync_campaign_tables(conn: sa.Connection, parsed: ParsedCsv, *, dry_run: boo
         touched.add(cid)
         vals.update(
             id=cid,
-            client=best_variant(names[s.client_key], first[s.client_key]) if s.client_key else None,
+            client=client_names.get(s.client_key) if s.client_key else None,
             client_id=client_ids.get(s.client_key) if s.client_key else None,
-            vendor=best_variant(vnames[s.vendor_key], vfirst[s.vendor_key]) if s.vendor_key else None,
+            vendor=vendor_names.get(s.vendor_key) if s.vendor_key else None,
             vendor_id=vendor_ids.get(s.vendor_key) if s.vendor_key else None,
             salesperson=salesperson.get(s.salesperson_key) if s.salesperson_key else None,
             group_id=group_ids.get(s.group_key) if s.group_key else None,
