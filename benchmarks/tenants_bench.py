@@ -40,6 +40,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+
+def _load_partition(entity_assets, tenant, inst, wh, store, batch_size, db: dict) -> int:
+    """Materialise the six per-tenant assets for one partition (checks must pass); add each
+    entity's DB seconds into ``db``; return the rows inserted."""
+    from dagster import materialize
+
+    from ingestion_pipelines.sources.tenants.records import ENTITIES
+
+    r = materialize(entity_assets, partition_key=tenant, instance=inst, resources={"warehouse": wh, "blob_store": store},
+                    run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": batch_size}} for e in ENTITIES}})
+    assert r.success
+    rows = 0
+    for e in ENTITIES:
+        md = r.asset_materializations_for_node(f"tenants__{e}")[0].metadata
+        rows += md["inserted"].value
+        for k, v in md.items():
+            if k.startswith("db_seconds_"):
+                db[k[11:]] = db.get(k[11:], 0.0) + v.value
+    assert all(ev.passed for ev in r.get_asset_check_evaluations())
+    return rows
+
 def _pg_engine(url: str, schema: str | None = None):
     import sqlalchemy as sa
 
@@ -86,17 +107,7 @@ def method_e2e(args) -> dict:
         for rr in res.run_requests:
             if rr.job_name != "tenants_files_job":
                 continue
-            r = materialize(entity_assets, partition_key=rr.partition_key, instance=inst,
-                            resources={"warehouse": wh, "blob_store": store},
-                            run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": args.batch_size}} for e in ENTITIES}})
-            assert r.success
-            for e in ENTITIES:
-                md = r.asset_materializations_for_node(f"tenants__{e}")[0].metadata
-                rows += md["inserted"].value
-                for k, v in md.items():
-                    if k.startswith("db_seconds_"):
-                        db[k[11:]] = db.get(k[11:], 0.0) + v.value
-            assert all(ev.passed for ev in r.get_asset_check_evaluations())
+            rows += _load_partition(entity_assets, rr.partition_key, inst, wh, store, args.batch_size, db)
     return {"rows": rows, "seconds": time.perf_counter() - t0, "sensor_seconds": t_sensor,
             "db_seconds": {k: round(v, 1) for k, v in db.items()}}
 
@@ -293,17 +304,7 @@ def method_e2e_tenant(args) -> dict:
     rows, db = 0, {}
     with DagsterInstance.ephemeral() as inst:
         inst.add_dynamic_partitions("tenants", [args.tenant])
-        r = materialize(entity_assets, partition_key=args.tenant, instance=inst,
-                        resources={"warehouse": wh, "blob_store": store},
-                        run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": args.batch_size}} for e in ENTITIES}})
-        assert r.success
-        for e in ENTITIES:
-            md = r.asset_materializations_for_node(f"tenants__{e}")[0].metadata
-            rows += md["inserted"].value
-            for k, v in md.items():
-                if k.startswith("db_seconds_"):
-                    db[k[11:]] = db.get(k[11:], 0.0) + v.value
-        assert all(ev.passed for ev in r.get_asset_check_evaluations())
+        rows += _load_partition(entity_assets, args.tenant, inst, wh, store, args.batch_size, db)
     return {"rows": rows, "db_seconds": db}
 
 
