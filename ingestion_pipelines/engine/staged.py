@@ -41,7 +41,7 @@ try:
 except ImportError:  # older name
     from .load import _db_message as db_message
 from .outcomes import Outcome
-from .schema import AUDIT_COLUMNS, natural_key
+from .schema import AUDIT_COLUMNS, AUDIT_SETTINGS, audit_defaults_in_place, natural_key
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,18 @@ def copy_escape(s: str) -> str:
 
 
 class CopyLines:
-    """A read-only binary stream over ``texts`` (COPY text rows without newline), each followed
-    by ``suffix`` and a newline, encoded in ``read(size)`` slices of about ``rows_per_read``
-    rows, so COPY gets its data without one big buffer of the whole batch (a batch of 20,000
-    rows would otherwise be a ~5 MB string plus its encoding, per writer, per batch)."""
+    """A read-only binary stream over ``texts`` (COPY text rows without newline, all ``str``
+    or all UTF-8 ``bytes``), each followed by ``suffix`` and a newline, in ``read(size)``
+    slices of about ``rows_per_read`` rows, so COPY gets its data without one big buffer of
+    the whole batch (a batch of 20,000 rows would otherwise be a ~5 MB string plus its
+    encoding, per writer, per batch)."""
 
-    def __init__(self, texts: Sequence[str], suffix: str = "", rows_per_read: int = 500):
+    def __init__(self, texts: Sequence[str] | Sequence[bytes], suffix: str = "", rows_per_read: int = 500):
         self.texts = texts
-        self.end = suffix + "\n"
+        self.raw = bool(texts) and isinstance(texts[0], bytes)
+        self.end = (suffix + "\n").encode() if self.raw else suffix + "\n"
         self.i = 0
-        self.step = rows_per_read
+        self.step = rows_per_read * 4 if self.raw else rows_per_read
 
     def read(self, size: int = -1) -> bytes:
         i, texts = self.i, self.texts
@@ -111,6 +113,8 @@ class CopyLines:
         j = min(len(texts), i + self.step)
         self.i = j
         end = self.end
+        if self.raw:
+            return end.join(texts[i:j]) + end
         return (end.join(texts[i:j]) + end).encode()
 
     def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by COPY FROM
@@ -161,6 +165,8 @@ class StagedUpsert:
         #: batch exists yet; off for good after the first unique violation, and when a
         #: reference must be checked in SQL (that needs the staged rows).
         self.direct = self.is_postgres and not self.refs
+        #: the table's audit columns have the session-setting defaults (checked on first use)
+        self._audit_defaults: bool | None = None
         #: seconds spent per phase (copy, orphans, write), summed over batches
         self.timings: dict[str, float] = {"copy": 0.0, "orphans": 0.0, "write": 0.0}
 
@@ -267,7 +273,9 @@ class StagedUpsert:
                 t0 = clock()
             with raw.cursor() as cur:
                 cur.execute(f'TRUNCATE "{stg}"')
-                cur.copy_expert(copy_sql, CopyLines([f"{line}\t{text}" for line, text in batch]), size=1 << 20)
+                staged = ([b"%d\t%s" % (line, text) for line, text in batch] if isinstance(batch[0][1], bytes)
+                          else [f"{line}\t{text}" for line, text in batch])
+                cur.copy_expert(copy_sql, CopyLines(staged), size=1 << 20)
                 t1 = clock()
                 if orphans:
                     # Statistics for the batch, so the planner picks index probes (small batch,
@@ -332,21 +340,34 @@ class StagedUpsert:
             total.add(r)
         return total
 
-    def _copy_direct(self, raw: Any, batch: Sequence[tuple[int, str]]) -> StagedResult | None:
-        """COPY ``batch`` straight into the table (audit values appended to every line) in a
-        savepoint. Returns the counts, or None when a key already exists (the savepoint is
-        rolled back, and this loader uses the staging path from then on). Other database
-        errors propagate (to :func:`~.load.run_bisected`, which rolls back its own savepoint,
-        around this one, and bisects the batch)."""
+    def _copy_direct(self, raw: Any, batch: Sequence[tuple[int, str | bytes]]) -> StagedResult | None:
+        """COPY ``batch`` straight into the table in a savepoint. The audit values come from
+        the columns' defaults and this transaction's settings when the table has them
+        (:func:`~.schema.ensure_audit_defaults`), else they are appended to every line.
+        Returns the counts, or None when a key already exists (the savepoint is rolled back,
+        and this loader uses the staging path from then on). Other database errors propagate
+        (to :func:`~.load.run_bisected`, which rolls back its own savepoint, around this one,
+        and bisects the batch)."""
+        if self._audit_defaults is None:
+            self._audit_defaults = audit_defaults_in_place(self.conn, self.table)
         audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
-        ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        vals = [ts if c == "_ingested_at" else
-                ("\\N" if self.audit.get(c) is None else copy_escape(str(self.audit[c]))) for c in audit_cols]
-        suffix = "".join("\t" + v for v in vals)
-        collist = ", ".join(f'"{c}"' for c in self.columns + audit_cols)
+        settings = None
+        if self._audit_defaults:
+            suffix, cols = "", self.columns
+            settings = [(AUDIT_SETTINGS[c], "" if self.audit.get(c) is None else str(self.audit[c]))
+                        for c in AUDIT_SETTINGS if c in self.table.c]
+        else:
+            ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            vals = [ts if c == "_ingested_at" else
+                    ("\\N" if self.audit.get(c) is None else copy_escape(str(self.audit[c]))) for c in audit_cols]
+            suffix, cols = "".join("\t" + v for v in vals), self.columns + audit_cols
+        collist = ", ".join(f'"{c}"' for c in cols)
         with raw.cursor() as cur:
             cur.execute("SAVEPOINT _staged_direct")
             try:
+                if settings:
+                    cur.execute("SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+                                [v for pair in settings for v in pair])
                 cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN",
                                 CopyLines([t for _, t in batch], suffix), size=1 << 20)
             except psycopg2.errors.UniqueViolation:

@@ -101,12 +101,16 @@ class WarehouseResource(ConfigurableResource):
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def setup(self, *metadatas: sa.MetaData) -> None:
-        """Create the tables of ``metadatas`` that do not exist yet (idempotent)."""
+        """Create the tables of ``metadatas`` that do not exist yet, and (PostgreSQL) give
+        their audit columns the defaults bulk COPY relies on (idempotent; see
+        :func:`~ingestion_pipelines.engine.schema.ensure_audit_defaults`)."""
         from ..engine.ledger import metadata as ledger_metadata
+        from ..engine.schema import ensure_audit_defaults
 
         with self.engine.begin() as conn:
             for md in (ledger_metadata, *metadatas):
                 md.create_all(conn, checkfirst=True)
+                ensure_audit_defaults(conn, md)
 
     @contextmanager
     def connect(self, dry_run: bool = False) -> Iterator[sa.Connection]:

@@ -188,9 +188,11 @@ def _entity_asset(entity: str):
             written = sum(res.total(k, loaded_only=True) for k in ("inserted", "updated", "unchanged"))
             good = sum(res.total(k, loaded_only=True) * (1 if k == "rows_read" else -1)
                        for k in ("rows_read", "failed", "skipped"))
+            counts = checks.scan_counts(conn, entity, tenant_id)
             results = checks.run_checks(conn, entity, tenant_id, good=good, written=written,
-                                        failed_files={f.uri: f.error or "failed" for f in res.failed_files})
-            rows_in_table = checks.tenant_rows(conn, entity, tenant_id)
+                                        failed_files={f.uri: f.error or "failed" for f in res.failed_files},
+                                        counts=counts)
+            rows_in_table = counts["rows"]
         uri = failed.upload(blob_store, f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson")
         loaded = [f for f in res.files if f.status == "loaded"]
         skipped_files = [f for f in res.files if f.status == "skipped"]

@@ -191,7 +191,10 @@ class HashedIdSet:
     __slots__ = ("_a",)
 
     def __init__(self, ids: Iterable[str]):
-        self._a = array("q", sorted({hash(v) for v in ids}))
+        import numpy as np
+
+        self._a = array("q")
+        self._a.frombytes(np.unique(np.fromiter(map(hash, ids), dtype=np.int64)).tobytes())
 
     def __contains__(self, v: object) -> bool:
         a = self._a
@@ -201,6 +204,21 @@ class HashedIdSet:
 
     def __len__(self) -> int:
         return len(self._a)
+
+    def missing(self, values: list) -> list:
+        """The ``values`` not in the set (same rule as ``in``), vectorised with NumPy: ~0.1 µs
+        per value instead of ~0.6 µs for ``in`` (the columnar parser asks this once per
+        distinct referenced id of a block)."""
+        import numpy as np
+
+        if not values:
+            return []
+        a = np.frombuffer(self._a, dtype=np.int64) if len(self._a) else np.zeros(0, np.int64)
+        if not len(a):
+            return list(values)
+        h = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        i = np.minimum(np.searchsorted(a, h), len(a) - 1)
+        return [values[k] for k in np.flatnonzero(a[i] != h)]
 
 
 @dataclass

@@ -174,3 +174,38 @@ def test_hashed_id_set_references_agree_with_a_set():
                 assert ("orphan reference: order" in str(e)) or ("order_id" in str(e)), str(e)
             else:
                 raise AssertionError(oid)
+
+
+def test_audit_values_without_and_with_column_defaults(pg_warehouse):
+    """A table made without ``setup`` has no audit defaults: the direct COPY appends the audit
+    values to each line. ``ensure_audit_defaults`` adds them once (a second call alters
+    nothing); from then on the COPY leaves the audit columns to the defaults and this
+    transaction's settings — the rows carry the same values either way."""
+    from ingestion_pipelines.engine.schema import audit_defaults_in_place, ensure_audit_defaults
+
+    md2 = sa.MetaData()
+    t = sa.Table("audited", md2, sa.Column("k", sa.Text, nullable=False), sa.Column("id", sa.Text, nullable=False),
+                 sa.Column("_ingested_at", sa.DateTime(timezone=True)), sa.Column("_source", sa.Text),
+                 sa.Column("_run_id", sa.String(64)), sa.UniqueConstraint("k", "id", name="uq_audited_natural_key"))
+    with pg_warehouse.connect() as conn:
+        md2.create_all(conn)
+        conn.commit()
+        assert not audit_defaults_in_place(conn, t)
+        su = StagedUpsert(conn, t, ["k", "id"], audit={"_source": "s3://b/tenants/a/x.ndjson", "_run_id": "run-1"})
+        assert su.load_copy([(1, "t\ta")]).inserted == 1
+        conn.commit()
+        assert sorted(ensure_audit_defaults(conn, md2)) == ["audited._ingested_at", "audited._run_id", "audited._source"]
+        assert ensure_audit_defaults(conn, md2) == []
+        conn.commit()
+        assert audit_defaults_in_place(conn, t)
+        su = StagedUpsert(conn, t, ["k", "id"], audit={"_source": "s3://b/tenants/a/y.ndjson", "_run_id": "run-2"})
+        assert su.load_copy([(1, b"t\tb")]).inserted == 1
+        conn.commit()
+        rows = conn.execute(sa.select(t.c.id, t.c._source, t.c._run_id, t.c._ingested_at).order_by(t.c.id)).all()
+        assert [(r.id, r._source, r._run_id) for r in rows] == [("a", "s3://b/tenants/a/x.ndjson", "run-1"),
+                                                               ("b", "s3://b/tenants/a/y.ndjson", "run-2")]
+        assert all(r._ingested_at is not None for r in rows)
+        # a writer that sets nothing gets NULLs, not the previous transaction's values
+        conn.execute(t.insert().values(k="t", id="c"))
+        conn.commit()
+        assert conn.execute(sa.select(t.c._source, t.c._run_id).where(t.c.id == "c")).one() == (None, None)
