@@ -121,6 +121,64 @@ class CopyLines:
         return self.read(size)
 
 
+class CopyRows(Sequence):
+    """Rows for COPY kept as whole blocks of COPY text — ``(first line, row count,
+    b"row\\nrow\\n...")`` as a vectorised parser renders them — plus single ``(line, text)``
+    rows. A clean batch goes to COPY block by block (:meth:`chunks`) without a Python object
+    per row; the row-wise view (``batch[i]``, slicing, iteration: ``(line, bytes)`` pairs,
+    in the order added) is built only when needed — bisecting a refused batch, staging with
+    line numbers, other dialects."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[int, int, bytes]] = []
+        self.n = 0
+        self._rows: list[tuple[int, bytes]] | None = None
+
+    def add_block(self, first_line: int, count: int, text: bytes) -> None:
+        """``count`` rows of consecutive lines from ``first_line``; ``text`` ends with a newline."""
+        if count:
+            self.blocks.append((first_line, count, text))
+            self.n += count
+            self._rows = None
+
+    def add_row(self, line: int, text: bytes) -> None:
+        self.add_block(line, 1, text + b"\n")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def rows(self) -> list[tuple[int, bytes]]:
+        if self._rows is None:
+            out: list[tuple[int, bytes]] = []
+            for n0, count, text in self.blocks:
+                out.extend(zip(range(n0, n0 + count), text.split(b"\n")[:count]))
+            self._rows = out
+        return self._rows
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.rows()[i]
+
+    def __iter__(self):
+        return iter(self.rows())
+
+    def chunks(self) -> list[bytes]:
+        """The COPY text, block by block (each ends with a newline)."""
+        return [text for _, _, text in self.blocks]
+
+
+class _Chunks:
+    """A read-only binary stream over a list of ``bytes`` chunks (for ``copy_expert``)."""
+
+    def __init__(self, chunks: list[bytes]):
+        self.it = iter(chunks)
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self.it, b"")
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by COPY FROM
+        return self.read(size)
+
+
 def _raise_temp_buffers(conn: sa.Connection, size: str = "256MB") -> None:
     """Give the session's temporary tables ``size`` of local buffers (PostgreSQL's default,
     8MB, makes a 50,000-row staging batch spill to disk). Only possible before the session's
@@ -248,7 +306,7 @@ class StagedUpsert:
             out.append((find, delete, ref))
         return out
 
-    def load_copy(self, rows: Sequence[tuple[int, str]]) -> StagedResult:
+    def load_copy(self, rows: Sequence[tuple[int, str]] | Sequence[tuple[int, bytes]] | CopyRows) -> StagedResult:
         if not rows:
             return StagedResult()
         stg = self._ensure_staging()
@@ -336,7 +394,8 @@ class StagedUpsert:
             return [StagedResult(failed=[(item[0], db_message(exc))])]
 
         total = StagedResult()
-        for r in run_bisected(self.conn, list(rows), write, failed):
+        items = rows if isinstance(rows, CopyRows) else list(rows)
+        for r in run_bisected(self.conn, items, write, failed):
             total.add(r)
         return total
 
@@ -368,8 +427,9 @@ class StagedUpsert:
                 if settings:
                     cur.execute("SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
                                 [v for pair in settings for v in pair])
-                cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN",
-                                CopyLines([t for _, t in batch], suffix), size=1 << 20)
+                data = (_Chunks(batch.chunks()) if isinstance(batch, CopyRows) and not suffix
+                        else CopyLines([t for _, t in batch], suffix))
+                cur.copy_expert(f"COPY {self._q(self.table)} ({collist}) FROM STDIN", data, size=1 << 20)
             except psycopg2.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT _staged_direct")
                 self.direct = False
