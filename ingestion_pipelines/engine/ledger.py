@@ -76,6 +76,26 @@ def already_loaded(conn: sa.Connection, *, source: str, uri: str, sha256: str, t
     return bool(conn.execute(q).scalar())
 
 
+def loaded_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str = "") -> bool:
+    """True when some content of ``uri`` loaded successfully before. When not, a loader may
+    read the file once — hashing it while it loads, see :func:`rekey_file` — instead of
+    hashing it first: no content of it can be "already loaded"."""
+    q = sa.select(ingest_files.c.id).where(
+        ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri,
+        ingest_files.c.status == "succeeded").limit(1)
+    return conn.execute(q).first() is not None
+
+
+def rekey_file(conn: sa.Connection, *, source: str, uri: str, tenant_id: str, old_sha256: str,
+               new_sha256: str) -> None:
+    """Give the ledger row recorded under a placeholder ``old_sha256`` (a load that hashed
+    its file while loading) its real ``new_sha256``; an earlier row of (uri, new_sha256) —
+    a failed attempt of the same content — is replaced."""
+    key = [ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri]
+    conn.execute(ingest_files.delete().where(*key, ingest_files.c.sha256 == new_sha256))
+    conn.execute(ingest_files.update().where(*key, ingest_files.c.sha256 == old_sha256).values(sha256=new_sha256))
+
+
 def record_file(conn: sa.Connection, *, source: str, uri: str, sha256: str, size: int | None,
                 status: str, run_id: str | None, tenant_id: str = "", rows_read: int = 0,
                 rows_loaded: int = 0, rows_failed: int = 0, error: str | None = None,

@@ -209,3 +209,40 @@ def test_audit_values_without_and_with_column_defaults(pg_warehouse):
         conn.execute(t.insert().values(k="t", id="c"))
         conn.commit()
         assert conn.execute(sa.select(t.c._source, t.c._run_id).where(t.c.id == "c")).one() == (None, None)
+
+
+def test_first_load_hashes_while_loading_and_records_the_real_sha256(pg_warehouse, tmp_path):
+    """A file never loaded before is read once (hashed while it loads); its ledger row ends
+    with the file's real sha256 and size, so loading it again is skipped — and a changed
+    file is hashed first, then loaded."""
+    import hashlib
+
+    import orjson
+
+    from ingestion_pipelines.engine.ledger import ingest_files
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.sources.tenants import schema
+    from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
+
+    pg_warehouse.setup(schema.metadata)
+    store = LocalBlobStore(root=str(tmp_path))
+    key = "tenants/t9/products_t9_chunk_0000.ndjson"
+    rows = [{"tenant_id": "t9", "product_id": f"p{i}", "sku": f"S{i}", "name": "Lamp", "price": "1.00",
+             "currency": "EUR", "stock": 1, "active": True, "created_at": "2024-01-01T00:00:00Z"} for i in range(600)]
+    body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    (tmp_path / key).parent.mkdir(parents=True)
+    (tmp_path / key).write_bytes(body)
+    with pg_warehouse.connect() as conn:
+        res = load_entity(conn, store, "t9", "products", run_id="run-a", failed=FailedRecords())
+        assert res.total("inserted") == 600
+        led = conn.execute(sa.select(ingest_files.c.sha256, ingest_files.c.size, ingest_files.c.status)
+                           .where(ingest_files.c.tenant_id == "t9")).all()
+        assert led == [(hashlib.sha256(body).hexdigest(), len(body), "succeeded")]
+        again = load_entity(conn, store, "t9", "products", run_id="run-b", failed=FailedRecords())
+        assert [f.status for f in again.files] == ["skipped"]
+        body2 = body.replace(b'"Lamp"', b'"Desk lamp"', 1)
+        (tmp_path / key).write_bytes(body2)
+        third = load_entity(conn, store, "t9", "products", run_id="run-c", failed=FailedRecords())
+        assert (third.total("inserted"), third.total("updated"), third.total("unchanged")) == (0, 1, 599)
+        shas = set(conn.execute(sa.select(ingest_files.c.sha256).where(ingest_files.c.tenant_id == "t9")).scalars())
+        assert shas == {hashlib.sha256(body).hexdigest(), hashlib.sha256(body2).hexdigest()}
