@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from array import array
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -45,7 +46,7 @@ import pyarrow.json as pj
 _MONEY = r"^-?\d{1,12}(?:\.\d{1,2})?$"
 # ISO 8601 with a zone, the forms Python's datetime.fromisoformat and PostgreSQL both accept;
 # calendar validity (Feb 30) is checked by Arrow's own timestamp parser afterwards.
-_TS = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+_TS = (r"^(?:[1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
        r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _COUNTRY = r"^[A-Za-z]{2}$"
@@ -120,6 +121,8 @@ class ColumnarParser:
         """Parse ``data``: exactly ``n`` newline-terminated lines. Returns None when Arrow
         refuses the block or reads another number of records (blank lines); the caller then
         splits the block or parses its lines one by one."""
+        if _declined(data):
+            return None
         t = self.read(data)
         if t is None or t.num_rows != n:
             return None
@@ -144,6 +147,8 @@ class ColumnarParser:
                 ok = pc.and_(ok, pc.and_(present, pc.fill_null(valid, False)))
             else:
                 ok = pc.and_(ok, pc.or_(pc.invert(present), pc.fill_null(valid, False)))
+                if not pa.types.is_string(text.type):
+                    text = pc.cast(text, pa.string())
                 text = pc.fill_null(text, "\\N")
             rendered.append(text)
         for name, ids in self.refs:
@@ -213,6 +218,29 @@ def _copy_text(table: pa.Table) -> bytes:
         cols = [pc.cast(c, pa.string()) if not pa.types.is_string(c.type) else c for c in table.columns]
         line = pc.binary_join_element_wise(*cols, pa.scalar("\n"), "\t")
         return _concat(line).replace(b"\t\n", b"\n")
+
+
+# What Arrow reads where orjson refuses (or reads otherwise), searched in one RE2 pass: ``NaN``
+# / ``Infinity`` (not JSON; a string merely containing the word is declined too), ``\\uD...``
+# escapes (surrogates, which orjson checks), and a blank or whitespace-only line (Arrow skips
+# it, so a line holding two records elsewhere in the block would make the counts agree).
+_DECLINE = r"NaN|Infinity|\\u[dD]|(?:\A|\n)[ \t\r]*\n"
+
+
+def _one_value(data: bytes, type_: pa.DataType) -> pa.Array:
+    """``data`` as a one-value Arrow array (no copy)."""
+    return pa.Array.from_buffers(type_, 1, [None, pa.py_buffer(array("i", [0, len(data)]).tobytes()), pa.py_buffer(data)])
+
+
+def _declined(data: bytes) -> bool:
+    """Blocks this path leaves to the careful parser as a whole: bytes that are not valid
+    UTF-8 anywhere (Arrow checks only the fields it reads), and the cases of ``_DECLINE``.
+    Costs ~3.5 ms per 2 MB slice."""
+    try:
+        _one_value(data, pa.string()).validate(full=True)
+    except pa.ArrowInvalid:
+        return True
+    return bool(pc.match_substring_regex(_one_value(data, pa.binary()), _DECLINE)[0].as_py())
 
 
 def _clean(col: pa.Array) -> pa.Array:

@@ -75,6 +75,8 @@ def test_naughty_strings_in_every_text_field_render_exactly_or_are_rejected(corp
     {"created_at": "2024-01-02T03:04:05"}, {"created_at": "2024-01-02 03:04:05+00:00"},
     {"created_at": "2024-01-02T03:04:05.123456+05:30"}, {"created_at": "2024-01-02T24:00:00+00:00"},
     {"created_at": " 2024-01-02T03:04:05+00:00"}, {"created_at": "2024-1-2T03:04:05+00:00"},
+    {"created_at": "0000-03-08T08:29:30Z"}, {"created_at": "0001-03-08T08:29:30Z"}, {"price": "1.00\n"},
+    {"price": "\u0661.00"}, {"stock": -0},
     {"tenant_id": "other"}, {"name": ""}, {"name": "a\\b"}, {"name": "tab\there"}, {"name": 'say "hi"'},
     {"product_id": "x" * 64}, {"product_id": "x" * 65}, {"name": "Ünïcödé ✓"}, {"sku": ...},
 ])
@@ -116,7 +118,20 @@ def test_blocks_arrow_cannot_read_are_refused_whole():
     cp = ColumnarParser(FIELDS["products"], fixed=("tenant_id", TID))
     good = _product()
     for bad in (b"{not json", b'{"tenant_id": "t-1", "stock": "3"}', b"[1, 2]", b"", b"   ",
+                b'{"tenant_id": "t-1", "note": "\xff"}', b'{"tenant_id": "t-1", "note": NaN}',
+                b'{"tenant_id": "t-1", "note": -Infinity}', b'{"tenant_id": "t-1", "note": "\\ud800"}',
                 b'{"tenant_id": "t-1\xff"}', b'{"tenant_id": "t-1", "stock": 1.5}', _product(name="L\xe4mp").replace(b"\xc3\xa4", b"\xe4"),
                 _product(product_id="p\xc3").replace(b"\xc3\x83", b"\xc3")):
         assert cp.parse(good + b"\n" + bad + b"\n", 2) is None, bad
     assert cp.parse(good + b"\r\n", 1).rows == [_careful("products", good)]
+
+
+def test_two_records_on_one_line_with_a_blank_line_elsewhere_are_not_read_as_two_lines():
+    """Arrow reads ``{..}{..}`` as two records and skips blank lines, so one of each would
+    give the right count with the wrong lines: such a block is declined."""
+    cp = ColumnarParser(FIELDS["products"], fixed=("tenant_id", TID))
+    lines = [_product(product_id=f"p{i}") for i in range(300)]
+    lines[10] = lines[10] + lines[11].replace(b'"p11"', b'"p11b"')
+    for blank in (b"", b"  ", b"\r"):
+        block = lines[:11] + [blank] + lines[12:]
+        assert cp.parse(b"\n".join(block) + b"\n", len(block)) is None

@@ -1,20 +1,27 @@
 """Loading one tenant's landed NDJSON files of one entity into the warehouse.
 
 The path (DESIGN.md §2): list ``tenants/<tenant_id>/`` in the BlobStore -> for each file of
-the entity (key order = chunk order): sha256 -> skip when the ``ingest_files`` ledger says this
-content already loaded -> stream lines (gzip by magic bytes) -> :class:`~.records.Parser`
-(orjson, typed and validated, duplicate ids within a file, references to the tenant's parent
-rows checked against their ids loaded once per entity — in SQL instead when a parent has more
-than ``MAX_PARENT_IDS_IN_MEMORY`` rows) -> batches of ``batch_size`` rows ->
-:class:`~ingestion_pipelines.engine.staged.StagedUpsert` (PostgreSQL: COPY straight into the
-table while the keys are new, else COPY into staging + upsert; other dialects: executemany) on writer threads with
-their own connections while the next batch is parsed -> one commit per batch -> ledger row.
+the entity (key order = chunk order): skip it when the ``ingest_files`` ledger says this
+content (sha256) already loaded — a file never loaded before is not hashed first but while it
+loads, so it is read once -> read 2 MB slices of whole lines (gzip by magic bytes) ->
+:class:`~ingestion_pipelines.engine.columnar.ColumnarParser` (Arrow: a slice parsed,
+validated and rendered as COPY text at once; references to the tenant's parent rows checked
+against their ids, loaded once per entity — in SQL instead when a parent has more than
+``MAX_PARENT_IDS_IN_MEMORY`` rows), the lines it declines through the careful per-line
+:class:`~.records.Parser` (which gives each bad line its reason), duplicate ids within a file
+(:class:`FileIds`) -> batches of ~``batch_size`` rows (:class:`~ingestion_pipelines.engine.
+staged.CopyRows`, whole text blocks) -> :class:`~ingestion_pipelines.engine.staged.StagedUpsert`
+(PostgreSQL: COPY straight into the table while the keys are new, the audit columns filled by
+their defaults; else COPY into staging + upsert; other dialects: executemany) on a writer
+thread while the next slice is parsed -> one commit per batch -> ledger row -> ``ANALYZE``
+after a big load.
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
-stays flat. Memory: the ids seen so far in the file (to report duplicates) and the parent ids,
-~100 bytes each, plus at most ``writers + 2`` batches (COPY text and line numbers only; the raw
-text of a line the database refuses is read again from the file afterwards).
+stays flat. Memory: the ids seen so far in the file (to report duplicates; ~100 bytes each,
+~40 MB for a 350,000-line chunk file) and the parent ids (8 bytes each above 100,000), plus at
+most three batches and one slice (the raw text of a line the database refuses is read again
+from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants".
 """
 
 from __future__ import annotations
@@ -308,6 +315,13 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
         except Exception as exc:  # noqa: BLE001 - this file fails; the others still load
             conn.rollback()
             fr.status, fr.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            if hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
+                try:
+                    real, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
+                    rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, old_sha256=sha, new_sha256=real)
+                    sha = real
+                except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
+                    conn.rollback()
             record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=run_id,
                         tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
                         rows_failed=fr.failed, error=fr.error)
@@ -396,11 +410,12 @@ def _copy_out_ids(conn: sa.Connection, table: sa.Table, column: str, tenant_id: 
 def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size, fr: FileResult,
                failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 1,
                ref_sets: list[tuple[str, Any, str]] | None = None, hasher: "_Sha256 | None" = None) -> None:
-    """Parse in this thread while writer threads send earlier batches to the database, each
-    on its own connection (psycopg2 releases the GIL while the server works), so parsing and
-    COPY/upsert overlap across cores. At most ``writers + 2`` batches are in memory.
-    On PostgreSQL ``writers`` connections write concurrently (each batch is its own
-    transaction); on other dialects one writer uses ``conn``."""
+    """Parse in this thread while a writer thread sends the previous batch to the database
+    (psycopg2 and Arrow release the GIL while they work), so parsing and COPY overlap across
+    cores; at most ``writers + 2`` batches are in memory. ``writers`` > 1 (PostgreSQL) gives
+    each writer its own connection; the default is one, which measured faster on two CPUs
+    (two COPYs into the same index contend, and the parser needs the other CPU). With
+    ``hasher`` the file's stored bytes are hashed as they are read (see :func:`load_entity`)."""
     parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
     audit = {"_source": obj.uri, "_run_id": run_id}
     pg = conn.dialect.name == "postgresql"
@@ -506,18 +521,23 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
     def split(data: bytes) -> list[bytes]:
         return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
 
+    misses = [0]  # slices in a row of which Arrow read nothing
+
     def block(data: bytes, n0: int, count: int) -> None:
         """``count`` whole lines (``data`` ends with a newline), the first being line ``n0``:
         the columnar path, split in halves where Arrow refuses it (a malformed line, invalid
         UTF-8, a blank line), line by line below ``MIN_COLUMNAR_LINES``. (Iterative: a
-        recursive closure would be a reference cycle keeping this file's ids alive.)"""
+        recursive closure would be a reference cycle keeping this file's ids alive.) After two
+        slices in a row of which Arrow read nothing (e.g. a file whose ids are JSON numbers),
+        the rest of the file goes line by line without trying."""
         todo = [(data, n0, count)]
+        some_read = False
         while todo:
             data, n0, count = todo.pop()
-            pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES else None
+            pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and misses[0] < 2 else None
             if pb is None:
                 lines = split(data)
-                if count >= 2 * MIN_COLUMNAR_LINES:
+                if count >= 2 * MIN_COLUMNAR_LINES and misses[0] < 2:
                     mid = count // 2
                     todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
                     todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
@@ -525,7 +545,9 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                     for k, raw in enumerate(lines):
                         one_line(n0 + k, raw)
                 continue
+            some_read = True
             parsed(pb, data, n0, count)
+        misses[0] = 0 if some_read else misses[0] + 1
 
     def parsed(pb, data: bytes, n0: int, count: int) -> None:
         """Adds the rows of a block the columnar parser read (its rejected lines through the
@@ -552,8 +574,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                 continue
             batch.add_row(n, row)
 
-    gc_was_on = gc.isenabled()
-    gc.disable()  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
+    _gc_pause(True)  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
     try:
         n = 1
         for data in iter_slices(f):
@@ -568,8 +589,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         if batch and not errors:
             work.put(batch)
     finally:
-        if gc_was_on:
-            gc.enable()
+        _gc_pause(False)
         fr.rows_read += read
         for _ in threads:
             work.put(None)
@@ -582,6 +602,25 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         _report_db_failures(store, obj, sorted(db_failed), bad)
     if db_skipped:
         _report_db_failures(store, obj, sorted(db_skipped), skip)
+
+
+_gc_lock = threading.Lock()
+_gc_state = {"depth": 0, "was_on": False}
+
+
+def _gc_pause(pause: bool) -> None:
+    """Pause Python's cyclic garbage collector while at least one file is being parsed in
+    this process (loads on several threads nest), and restore it as it was after the last."""
+    with _gc_lock:
+        if pause:
+            if _gc_state["depth"] == 0:
+                _gc_state["was_on"] = gc.isenabled()
+                gc.disable()
+            _gc_state["depth"] += 1
+        else:
+            _gc_state["depth"] -= 1
+            if _gc_state["depth"] == 0 and _gc_state["was_on"]:
+                gc.enable()
 
 
 class FileIds:

@@ -108,7 +108,9 @@ class BadLine(ValueError):
     """A line that cannot load; ``str(exc)`` is the reason reported in the failed-records file."""
 
 
-_MONEY_RE = re.compile(r"^-?\d{1,12}(?:\.\d{1,2})?$")
+# ASCII digits only, and \Z (``$`` would also match before a trailing newline, which would
+# then break the COPY line)
+_MONEY_RE = re.compile(r"^-?[0-9]{1,12}(?:\.[0-9]{1,2})?\Z")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _fromiso = dt.datetime.fromisoformat
 _MAX_INT = 2**31 - 1

@@ -246,3 +246,46 @@ def test_first_load_hashes_while_loading_and_records_the_real_sha256(pg_warehous
         assert (third.total("inserted"), third.total("updated"), third.total("unchanged")) == (0, 1, 599)
         shas = set(conn.execute(sa.select(ingest_files.c.sha256).where(ingest_files.c.tenant_id == "t9")).scalars())
         assert shas == {hashlib.sha256(body).hexdigest(), hashlib.sha256(body2).hexdigest()}
+
+
+def test_files_arrow_declines_still_load_line_by_line(pg_warehouse, tmp_path):
+    """Integer ids (which Arrow's typed reader refuses), a blank line, a line holding two
+    records and invalid UTF-8 in a field the table does not keep: every good line loads,
+    every bad one is reported with its own line number."""
+    import os
+
+    import orjson
+
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.sources.tenants import schema
+    from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
+
+    pg_warehouse.setup(schema.metadata)
+    store = LocalBlobStore(root=str(tmp_path))
+
+    def rec(i, pid):
+        return orjson.dumps({"tenant_id": "t8", "product_id": pid, "sku": f"S{i}", "name": "Lamp", "price": "1.00",
+                             "currency": "EUR", "stock": 1, "active": True, "created_at": "2024-01-01T00:00:00Z"})
+
+    ints = [rec(i, i) for i in range(3000)]
+    mixed = [rec(i, f"p{i}") for i in range(3000)]
+    mixed[100] = mixed[100] + mixed[101].replace(b'"p101"', b'"p101b"')  # two records on line 101
+    mixed[200] = b""  # blank line 201
+    mixed[300] = mixed[300].replace(b'"Lamp"', b'"Lamp", "note": "\xff"')  # line 301
+    d = tmp_path / "tenants" / "t8"
+    d.mkdir(parents=True)
+    (d / "products_t8_chunk_0000.ndjson").write_bytes(b"\n".join(ints) + b"\n")
+    (d / "products_t8_chunk_0001.ndjson").write_bytes(b"\n".join(mixed) + b"\n")
+    failed = FailedRecords()
+    with pg_warehouse.connect() as conn:
+        res = load_entity(conn, store, "t8", "products", run_id="run-i", failed=failed)
+    assert [f.status for f in res.files] == ["loaded", "loaded"]
+    assert res.files[0].inserted == 3000
+    # file 2: 3000 lines, one blank (not read), line 101 (p100 + p101b) malformed, line 301
+    # invalid UTF-8: 2997 rows (p101 itself is line 102)
+    assert (res.files[1].rows_read, res.files[1].failed, res.files[1].inserted) == (2999, 2, 2997)
+    failed.f.close()
+    with open(failed.path, "rb") as fh:
+        bad = [orjson.loads(ln) for ln in fh]
+    os.unlink(failed.path)
+    assert [(b["line"], b["error"].split(":")[0]) for b in bad] == [(101, "malformed JSON"), (301, "invalid UTF-8")]
