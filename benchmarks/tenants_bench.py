@@ -86,12 +86,11 @@ def _files(data: Path):
 
 
 def method_e2e(args) -> dict:
-    from dagster import DagsterInstance, build_sensor_context, materialize
+    from dagster import DagsterInstance, build_sensor_context
 
     from ingestion_pipelines.resources.storage import LocalBlobStore
     from ingestion_pipelines.resources.warehouse import WarehouseResource
     from ingestion_pipelines.sources.tenants.assets import entity_assets
-    from ingestion_pipelines.sources.tenants.records import ENTITIES
     from ingestion_pipelines.sources.tenants.sensors import tenants_landing_sensor
 
     store = LocalBlobStore(root=args.store)
@@ -292,12 +291,11 @@ def method_e2e_par(args) -> dict:
 
 def method_e2e_tenant(args) -> dict:
     """One tenant partition run (a child of ``e2e_par``)."""
-    from dagster import DagsterInstance, materialize
+    from dagster import DagsterInstance
 
     from ingestion_pipelines.resources.storage import LocalBlobStore
     from ingestion_pipelines.resources.warehouse import WarehouseResource
     from ingestion_pipelines.sources.tenants.assets import entity_assets
-    from ingestion_pipelines.sources.tenants.records import ENTITIES
 
     store = LocalBlobStore(root=args.store)
     wh = WarehouseResource(url=args.pg, schema_name=args.schema)
@@ -339,6 +337,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=20_000)
     ap.add_argument("--methods", default="e2e,copy,insert,to_sql")
     ap.add_argument("--keep", default=None, help="Keep the generated data in this folder (reused when present).")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="Run the methods this many times, interleaved (e2e, copy, e2e, copy, ...); the table "
+                         "gives each method's median and range (this machine's speed drifts by ±15 %%).")
     ap.add_argument("--child", dest="method", default=None)
     ap.add_argument("--store"), ap.add_argument("--schema"), ap.add_argument("--tsv"), ap.add_argument("--data")
     ap.add_argument("--tenant")
@@ -372,36 +373,52 @@ def main() -> None:
     _render_tsv(data, tsv)
     eng = _pg_engine(args.pg)
     schemas = []
-    results = {}
+    runs: dict[str, list[dict]] = {}
     try:
-        for method in args.methods.split(","):
-            schema = f"bench_{method}_{uuid.uuid4().hex[:8]}"
-            schemas.append(schema)
-            results[method] = run_child(method, pg=args.pg, schema=schema, store=store_root, tsv=tsv, data=data,
-                                        reference_rows=args.reference_rows, batch_size=args.batch_size)
-            r = results[method]
-            print(f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", per-run peak RSS {r['run_peak_rss_mb']} MB"
-                                                           if "run_peak_rss_mb" in r else "") + (f", db seconds {r['db_seconds']}, sensor tick "
-                                                           f"{r['sensor_seconds']:.1f}s" if "db_seconds" in r else ""), flush=True)
+        for _ in range(args.repeat):
+            for method in args.methods.split(","):
+                schema = f"bench_{method}_{uuid.uuid4().hex[:8]}"
+                schemas.append(schema)
+                r = run_child(method, pg=args.pg, schema=schema, store=store_root, tsv=tsv, data=data,
+                              reference_rows=args.reference_rows, batch_size=args.batch_size)
+                runs.setdefault(method, []).append(r)
+                print(f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", per-run peak RSS {r['run_peak_rss_mb']} MB"
+                                                               if "run_peak_rss_mb" in r else "") + (f", db seconds {r['db_seconds']}, sensor tick "
+                                                               f"{r['sensor_seconds']:.1f}s" if "db_seconds" in r else ""), flush=True)
+                with eng.begin() as c:  # each run starts from an empty schema; keep the disk flat
+                    c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         with eng.begin() as c:
-            for s in schemas:
-                c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
+            for s_ in schemas:
+                c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s_}" CASCADE')
         shutil.rmtree(work, ignore_errors=True)
-    if "copy" not in results:
+    if "copy" not in runs:
         return
-    copy_rate = results["copy"]["rows"] / results["copy"]["seconds"]
-    print("\n| method | rows | seconds | rows/s | vs raw COPY | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
+
+    def median(xs: list[float]) -> float:
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+    copy_rate = median([r["rows"] / r["seconds"] for r in runs["copy"]])
+    print(f"\n{args.repeat} interleaved run(s) per method; medians (range)\n")
+    print("| method | rows | seconds | rows/s | vs raw COPY | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
     for m, label in (("e2e", "end to end (sensor + partition runs one after the other)"),
                      ("e2e_par", "end to end (sensor + partition runs at the same time)"), ("copy", "raw COPY (reference)"),
                      ("insert", "batched INSERT, 1,000 rows"), ("to_sql", "pandas to_sql(method=multi)")):
-        if m not in results:
+        if m not in runs:
             continue
-        r = results[m]
-        rate = r["rows"] / r["seconds"]
-        rss = f"{r['peak_rss_mb']:.0f}" + (" + runs " + " + ".join(map(str, r["run_peak_rss_mb"])) if "run_peak_rss_mb" in r else "")
-        print(f"| {label} | {r['rows']:,} | {r['seconds']:.1f} | {rate:,.0f} | {rate / copy_rate:.0%} | {rss} |")
+        rs = runs[m]
+        secs = [r["seconds"] for r in rs]
+        rates = [r["rows"] / r["seconds"] for r in rs]
+        span = lambda xs, f: f"{f(median(xs))}" + (f" ({f(min(xs))}–{f(max(xs))})" if len(xs) > 1 else "")  # noqa: E731
+        rss = max(r["peak_rss_mb"] for r in rs)
+        rss_s = f"{rss:.0f}" + (" + runs " + " + ".join(str(max(r["run_peak_rss_mb"][i] for r in rs))
+                                                      for i in range(len(rs[0]["run_peak_rss_mb"])))
+                                if "run_peak_rss_mb" in rs[0] else "")
+        ratios = [x / copy_rate for x in rates]
+        print(f"| {label} | {rs[0]['rows']:,} | {span(secs, lambda v: f'{v:.1f}')} | {span(rates, lambda v: f'{v:,.0f}')} | "
+              f"{span(ratios, lambda v: f'{v:.0%}')} | {rss_s} |")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ def natural_key_constraint(table_name: str, *cols: str) -> sa.UniqueConstraint:
     return sa.UniqueConstraint(*cols, name=f"uq_{table_name}_natural_key")
 
 
+def qualified_name(conn: sa.Connection, table: sa.Table) -> str:
+    """``"schema"."table"`` (or ``"table"``) as ``conn`` sees it, its ``schema_translate_map``
+    applied (tests and benchmarks give each run its own schema), for raw SQL."""
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
+    sch = table.schema or translate.get(None)
+    return f'"{sch}"."{table.name}"' if sch else f'"{table.name}"'
+
+
 def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
     """PostgreSQL: give the audit columns of every table of ``metadata`` their defaults —
     ``_ingested_at DEFAULT now()``, ``_source`` / ``_run_id`` ``DEFAULT`` the session settings
@@ -55,14 +63,12 @@ def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[st
     nothing. Returns the ``table.column`` names altered."""
     if conn.dialect.name != "postgresql":
         return []
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
     altered = []
     for t in metadata.sorted_tables:
         cols = [c for c in _AUDIT_DEFAULTS if c in t.c]
         if not cols:
             continue
-        sch = t.schema or translate.get(None)
-        rel = f'"{sch}"."{t.name}"' if sch else f'"{t.name}"'
+        rel = qualified_name(conn, t)
         have = set(conn.execute(sa.text(
             "SELECT a.attname FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
             "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).scalars())
@@ -81,9 +87,7 @@ def audit_defaults_in_place(conn: sa.Connection, table: sa.Table) -> bool:
     cols = [c for c in _AUDIT_DEFAULTS if c in table.c]
     if not cols:
         return False
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    sch = table.schema or translate.get(None)
-    rel = f'"{sch}"."{table.name}"' if sch else f'"{table.name}"'
+    rel = qualified_name(conn, table)
     found = dict(conn.execute(sa.text(
         "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
         "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "

@@ -12,6 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ...engine.schema import qualified_name
+
 from . import schema
 from .records import FIELDS, REFS
 
@@ -62,10 +64,7 @@ def enforcing_unique_index(conn: sa.Connection, entity: str) -> str | None:
     While it exists no id can appear twice for a tenant, so the duplicate check need not scan."""
     if conn.dialect.name != "postgresql":
         return None
-    t = schema.ENTITY_TABLES[entity]
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    sch = t.schema or translate.get(None)
-    rel = f'"{sch}"."{t.name}"' if sch else f'"{t.name}"'
+    rel = qualified_name(conn, schema.ENTITY_TABLES[entity])
     q = sa.text("""
         SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         WHERE i.indrelid = to_regclass(:rel) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL

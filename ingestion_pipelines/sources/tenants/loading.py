@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from ...engine.landing import Location, sha256_of
 from ...engine.ledger import already_loaded, loaded_before, record_file, rekey_file
 from ...engine.outcomes import ProgressLogger
+from ...engine.schema import qualified_name
 from ...engine.staged import CopyRows, StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
 from . import schema
@@ -71,20 +72,10 @@ def landed_files(store: BlobStore, tenant_id: str, entity: str | None = None) ->
 
 def iter_lines(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
     """The ``\\n``-separated lines of a binary stream (without the newline; a trailing
-    ``\\r`` is removed), read ``chunk`` bytes at a time."""
-    pending = b""
-    while True:
-        data = f.read(chunk)
-        if not data:
-            break
-        if pending:
-            data = pending + data
-        lines = data.split(b"\n")
-        pending = lines.pop()
-        for ln in lines:
+    ``\\r`` is removed), read ``chunk`` bytes at a time (see :func:`iter_slices`)."""
+    for data in iter_slices(f, chunk):
+        for ln in data.split(b"\n")[:-1]:
             yield ln[:-1] if ln.endswith(b"\r") else ln
-    if pending:
-        yield pending[:-1] if pending.endswith(b"\r") else pending
 
 
 @dataclass
@@ -270,9 +261,7 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
         # current statistics after a bulk load (PostgreSQL's advice; autovacuum would come
         # later): the checks' scan then plans a parallel hash join (1.75 M order items:
         # 0.7 s instead of 1.4 s), and so do downstream queries
-        translate = conn.get_execution_options().get("schema_translate_map") or {}
-        sch = table.schema or translate.get(None)
-        conn.exec_driver_sql(f'ANALYZE "{sch}"."{table.name}"' if sch else f'ANALYZE "{table.name}"')
+        conn.exec_driver_sql(f"ANALYZE {qualified_name(conn, table)}")
         conn.commit()
     return result
 
@@ -384,9 +373,7 @@ def _copy_out_ids(conn: sa.Connection, table: sa.Table, column: str, tenant_id: 
     a character COPY escapes (then the caller fetches rows)."""
     if conn.dialect.name != "postgresql":
         return None
-    translate = conn.get_execution_options().get("schema_translate_map") or {}
-    sch = table.schema or translate.get(None)
-    rel = f'"{sch}"."{table.name}"' if sch else f'"{table.name}"'
+    rel = qualified_name(conn, table)
     raw = conn.connection.dbapi_connection
     buf = io.BytesIO()
     with raw.cursor() as cur:
