@@ -30,7 +30,8 @@ tuple      one of the tuple's strings (an enum)
 Optional fields render ``\\N`` when null or missing; a required one missing rejects the row.
 Cost (measured on 1.75 M order items, one core, 2 MB blocks): ~1.2 µs per row for parse +
 validation + reference checks + rendering, against ~4.3 µs for orjson + per-field Python
-checks with the batching around them. Memory: about 5x the block's size while it is parsed.
+checks with the batching around them. Memory: parsing 2 MB blocks of order items raised peak
+RSS by ~50 MB (measured with the parser alone).
 """
 
 from __future__ import annotations
