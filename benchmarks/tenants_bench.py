@@ -2,7 +2,7 @@
 COPY, a batched INSERT of 1,000 rows and ``pandas.to_sql`` — same rows, same machine, one run.
 
     .venv/bin/python benchmarks/tenants_bench.py --rows 5000000 [--pg postgresql://postgres@127.0.0.1:5432/test]
-        [--reference-rows 500000] [--keep DIR]
+        [--reference-rows 500000] [--keep DIR] [--methods e2e,copy,e2e_par,insert,to_sql] [--repeat N]
 
 1. generates a dataset (2 tenants; products, customers, orders, items, price history, stock
    events in the seed's proportions) and lands it in a local BlobStore;
@@ -18,8 +18,11 @@ COPY, a batched INSERT of 1,000 rows and ``pandas.to_sql`` — same rows, same m
    per 50,000 rows + ``to_sql(method="multi", chunksize=1000)`` — both on the first
    ``--reference-rows`` rows of the order items + orders (they are slow), reported as rows/s.
 
-Each method runs in its own subprocess so its peak RSS (``ru_maxrss``) is its own.
-Prints a Markdown table for BENCHMARKS.md.
+Each method runs in its own subprocess so its peak RSS (VmHWM) is its own, on an empty schema
+that is dropped right after it (a schema left behind made PostgreSQL checkpoint its ~2.5 GB
+during the next method and slowed that one by ~20 %). ``--repeat N`` runs the methods N
+times interleaved (e2e, copy, e2e, copy, ...) and reports medians and ranges: this machine's
+speed drifts by ±15 % from one minute to the next. Prints a Markdown table for BENCHMARKS.md.
 """
 
 from __future__ import annotations
