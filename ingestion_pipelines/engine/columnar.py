@@ -76,14 +76,22 @@ class ParsedBlock:
     """The outcome of one block of ``n`` lines.
 
     ``text``: COPY text of the rows that passed, in line order, each ending with a newline;
-    ``index``: their line indices within the block (``None`` when every line passed, i.e.
-    row ``i`` is line ``i``); ``ids``: their id values (the first field), as ``str``;
-    ``rejected``: indices of the lines the careful parser must handle."""
+    ``ids``: their id values (the first field), as ``str``; ``rejected``: indices of the
+    lines the careful parser must handle; ``n``: the block's lines."""
 
     text: bytes
-    index: list[int] | None
     ids: list[str]
     rejected: list[int]
+    n: int
+
+    @property
+    def index(self) -> list[int] | None:
+        """The line indices of the rows in ``text`` (None when every line passed: row ``i``
+        is line ``i``)."""
+        if not self.rejected:
+            return None
+        rejected = set(self.rejected)
+        return [i for i in range(self.n) if i not in rejected]
 
     @property
     def rows(self) -> list[bytes]:
@@ -145,13 +153,9 @@ class ColumnarParser:
         t = self.read(data)
         if t is None or t.num_rows != n:
             return None
+        # (no UTF-8 check of the string columns: _declined checked the whole block, and Arrow
+        # itself refuses a \u escape of a lone surrogate)
         t = t.combine_chunks()
-        try:  # Arrow's JSON reader does not check that string values are valid UTF-8
-            for col in t.columns:
-                if pa.types.is_string(col.type):
-                    col.validate(full=True)
-        except pa.ArrowInvalid:
-            return None
         ok = pa.array([True] * n, pa.bool_()) if not self.fixed else None
         rendered = []
         if self.fixed:
@@ -181,12 +185,8 @@ class ColumnarParser:
             out = out.filter(ok)
         text = _copy_text(out) if n_ok else b""
         ids = (pc.filter(t[self.fields[0][0]], ok) if n_ok < n else t[self.fields[0][0]]).to_pylist()
-        if n_ok == n:
-            return ParsedBlock(text, None, ids, [])
-        flags = ok.to_pylist()
-        index = [i for i, f in enumerate(flags) if f]
-        rejected = [i for i, f in enumerate(flags) if not f]
-        return ParsedBlock(text, index, ids, rejected)
+        rejected = [] if n_ok == n else [i for i, f in enumerate(ok.to_pylist()) if not f]
+        return ParsedBlock(text, ids, rejected, n)
 
     @staticmethod
     def _check(col: pa.Array, kind: Any, n: int) -> tuple[pa.Array, pa.Array]:

@@ -69,9 +69,7 @@ def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[st
         if not cols:
             continue
         rel = qualified_name(conn, t)
-        have = set(conn.execute(sa.text(
-            "SELECT a.attname FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-            "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).scalars())
+        have = _column_defaults(conn, rel, cols)
         for c in cols:
             if c not in have:
                 conn.exec_driver_sql(f'ALTER TABLE {rel} ALTER COLUMN "{c}" SET DEFAULT {_AUDIT_DEFAULTS[c]}')
@@ -87,9 +85,14 @@ def audit_defaults_in_place(conn: sa.Connection, table: sa.Table) -> bool:
     cols = [c for c in _AUDIT_DEFAULTS if c in table.c]
     if not cols:
         return False
-    rel = qualified_name(conn, table)
-    found = dict(conn.execute(sa.text(
+    found = _column_defaults(conn, qualified_name(conn, table), cols)
+    return all(c in found and (AUDIT_SETTINGS.get(c, "now()") in found[c]) for c in cols)
+
+
+def _column_defaults(conn: sa.Connection, rel: str, cols: list[str]) -> dict[str, str]:
+    """PostgreSQL: column name -> its DEFAULT expression, for the ``cols`` of table ``rel``
+    (quoted, schema-qualified) that have one."""
+    return dict(conn.execute(sa.text(
         "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
         "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).all())
-    return all(c in found and (AUDIT_SETTINGS.get(c, "now()") in found[c]) for c in cols)

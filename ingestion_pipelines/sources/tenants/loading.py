@@ -479,7 +479,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
     # parser, and the field-by-field one (which gives the reason) only when it declines
     fast, careful = parser._fast, parser._parse
     columnar = ColumnarParser(FIELDS[entity], fixed=("tenant_id", tenant_id),
-                              refs=[(fld, ids) for fld, ids, _ in (ref_sets or ())])
+                              refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
     read = 0
 
     def one_line(n: int, raw: bytes) -> None:
@@ -508,7 +508,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
     def split(data: bytes) -> list[bytes]:
         return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
 
-    misses = [0]  # slices in a row of which Arrow read nothing
+    misses = 0  # slices in a row of which Arrow read nothing
 
     def block(data: bytes, n0: int, count: int) -> None:
         """``count`` whole lines (``data`` ends with a newline), the first being line ``n0``:
@@ -517,14 +517,15 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
         recursive closure would be a reference cycle keeping this file's ids alive.) After two
         slices in a row of which Arrow read nothing (e.g. a file whose ids are JSON numbers),
         the rest of the file goes line by line without trying."""
+        nonlocal misses
         todo = [(data, n0, count)]
         some_read = False
         while todo:
             data, n0, count = todo.pop()
-            pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and misses[0] < 2 else None
+            pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and misses < 2 else None
             if pb is None:
                 lines = split(data)
-                if count >= 2 * MIN_COLUMNAR_LINES and misses[0] < 2:
+                if count >= 2 * MIN_COLUMNAR_LINES and misses < 2:
                     mid = count // 2
                     todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
                     todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
@@ -534,7 +535,7 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
                 continue
             some_read = True
             parsed(pb, data, n0, count)
-        misses[0] = 0 if some_read else misses[0] + 1
+        misses = 0 if some_read else misses + 1
 
     def parsed(pb, data: bytes, n0: int, count: int) -> None:
         """Adds the rows of a block the columnar parser read (its rejected lines through the
