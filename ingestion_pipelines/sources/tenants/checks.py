@@ -24,10 +24,13 @@ def scan_counts(conn: sa.Connection, entity: str, tenant_id: str) -> dict[str, i
     ``.../tenants/<tenant_id>/...``) and ``orphans_<column>`` per reference (rows whose
     parent row is missing: a LEFT JOIN to the tenant's parent rows). On PostgreSQL the joins
     get ``work_mem`` for in-memory hash tables (500,000 order keys need ~45 MB; the default
-    4 MB spills to disk). Was one query per check: 4 s for 1.75 M order items, now ~1.5 s."""
+    4 MB spills to disk) and no JIT compilation (PostgreSQL compiles a query this size in
+    each parallel worker: +0.1-0.3 s, and ~25 % more CPU, on a ~1 s scan of 1.75 M order
+    items). Was one query per check: 4 s for 1.75 M order items, now ~0.8 s."""
     t = schema.ENTITY_TABLES[entity]
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '128MB'")
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
     def count_if(cond):
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)

@@ -266,68 +266,217 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     return result
 
 
+@dataclass
+class _FileJob:
+    """One file an entity load reads: its ledger key (``sha`` — a placeholder while a first
+    load hashes it, see :func:`load_entity`), its outcome, and what the writer found."""
+
+    obj: BlobObject
+    sha: str
+    size: int | None
+    hasher: "_Sha256 | None"
+    fr: FileResult
+    #: the database error that stopped this file (set by the writer thread)
+    error: BaseException | None = None
+    db_failed: list[tuple[int, str]] = field(default_factory=list)
+    db_skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
 def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs, run_id, batch_size,
                 log, should_stop, failed, progress) -> None:
-    """The file loop of :func:`load_entity`. (Hashing the next file on a background thread
-    was tried: on two CPUs it only took time from the COPY.)"""
-    analyzed = False
-    ref_sets: list[tuple[str, Any, str]] = []
+    """The file loop of :func:`load_entity`: first the ledger decides which files load (a
+    file loaded before is hashed and skipped when its content did); then this thread parses
+    the files one after the other while one writer thread (:class:`_Writer`, on ``conn``)
+    records each file's ledger row, COPYs its batches and closes its ledger row — so the
+    parser is already in the next file while the last batch of the previous one is written
+    (on one tenant's order items the writer used to wait ~45 ms at every file boundary).
+    (Hashing the next file on a background thread, and two files at once on two
+    connections, were tried: on two CPUs they only took time from the COPY.)"""
+    plan: list[FileResult | _FileJob] = []
     for obj in files:
         name = posixpath.basename(obj.key)
         hasher: _Sha256 | None = None
         if loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id):
             sha, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
             if already_loaded(conn, source=SOURCE, uri=obj.uri, sha256=sha, tenant_id=tenant_id):
-                result.files.append(FileResult(obj.uri, name, "skipped"))
+                plan.append(FileResult(obj.uri, name, "skipped"))
                 if log is not None:
                     log.info(f"{name}: already loaded (sha256 {sha[:12]}), skipped")
                 continue
         else:  # a first load: the file is read once, hashed while it loads
             hasher = _Sha256()
             sha, size = f"pending:{run_id}"[:64], None
-        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="running",
-                    run_id=run_id, tenant_id=tenant_id)
-        if refs and not analyzed:
-            ref_sets, refs = _parent_id_sets(conn, entity, tenant_id, refs)
-            if refs:
-                StagedUpsert(conn, table, cols, refs).analyze_parents()
-            analyzed = True
-        conn.commit()
-        fr = FileResult(obj.uri, name, "loaded")
+        plan.append(_FileJob(obj, sha, size, hasher, FileResult(obj.uri, name, "loaded")))
+    jobs = [j for j in plan if isinstance(j, _FileJob)]
+    ref_sets: list[tuple[str, Any, str]] = []
+    if jobs and refs:
+        ref_sets, refs = _parent_id_sets(conn, entity, tenant_id, refs)
+        if refs:
+            StagedUpsert(conn, table, cols, refs).analyze_parents()
+    conn.commit()
+    started: set[int] = set()
+    if jobs:
+        writer = _Writer(conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log)
         try:
-            _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size,
-                       fr, failed, progress, ref_sets=ref_sets, hasher=hasher)
-            if hasher is not None:
-                real = hasher.h.hexdigest()
-                rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, old_sha256=sha, new_sha256=real)
-                sha, size = real, hasher.size
-        except Exception as exc:  # noqa: BLE001 - this file fails; the others still load
-            conn.rollback()
-            fr.status, fr.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-            if hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
+            for job in jobs:
+                started.add(id(job))
+                writer.begin(job)
+                _parse_file(writer, store, job, entity, tenant_id, batch_size, ref_sets)
+                if should_stop():
+                    break
+        finally:
+            writer.close()
+    result.files.extend(j if isinstance(j, FileResult) else j.fr for j in plan
+                        if isinstance(j, FileResult) or id(j) in started)
+
+
+class _Writer:
+    """The writer thread of one entity load: takes ``("begin", job)``, ``("batch", job,
+    rows)`` and ``("end", job, parse_error)`` from a queue (at most one waiting: memory stays
+    at ~three batches) and does the database work on ``conn`` in that order — the file's
+    ledger row ``running``, one commit per batch (``synchronous_commit`` off: the ledger row
+    that says ``succeeded`` commits synchronously afterwards), then the ledger row's outcome.
+
+    A batch the database refuses as a whole (after :class:`~ingestion_pipelines.engine.
+    staged.StagedUpsert` bisected it) fails its file: rolled back to the file's last
+    committed batch, the rest of its batches dropped, ``failed`` with the error in the
+    ledger and in its :class:`FileResult`; the next file loads. An error of the ledger itself
+    (e.g. a lost connection) stops the load: :meth:`check` and :meth:`close` raise it in the
+    parsing thread."""
+
+    def __init__(self, conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log):
+        self.conn, self.store, self.entity, self.tenant_id = conn, store, entity, tenant_id
+        self.table, self.cols, self.refs, self.run_id = table, cols, refs, run_id
+        self.failed, self.progress, self.log = failed, progress, log
+        self.pg = conn.dialect.name == "postgresql"
+        self.lock = threading.Lock()
+        self.fatal: BaseException | None = None
+        self.loader: StagedUpsert | None = None
+        self.work: queue.Queue = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name=f"tenants-writer-{entity}", daemon=True)
+        self.thread.start()
+
+    # -- the parsing thread's side --------------------------------------------------------
+    def begin(self, job: _FileJob) -> None:
+        self.check()
+        self.work.put(("begin", job))
+
+    def batch(self, job: _FileJob, rows: CopyRows) -> None:
+        self.check()
+        self.work.put(("batch", job, rows))
+
+    def end(self, job: _FileJob, parse_error: BaseException | None = None) -> None:
+        self.work.put(("end", job, parse_error))
+
+    def check(self) -> None:
+        """Raise the ledger error that stopped the writer, if any."""
+        if self.fatal is not None:
+            raise self.fatal
+
+    def close(self) -> None:
+        self.work.put(None)
+        self.thread.join()
+        self.check()
+
+    def bad(self, job: _FileJob, line: int, reason: str, raw: bytes | None) -> None:
+        with self.lock:
+            job.fr.failed += 1
+            if self.failed is not None:
+                self.failed.add(job.obj.uri, line, reason, raw)
+
+    def skip(self, job: _FileJob, line: int, reason: str, raw: bytes | None) -> None:
+        with self.lock:
+            job.fr.skipped += 1
+            if self.failed is not None:
+                self.failed.add(job.obj.uri, line, f"skipped: {reason}", raw)
+
+    # -- the writer thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self.work.get()
+            if item is None:
+                return
+            if self.fatal is not None:
+                continue  # drain: the parsing thread raises it
+            try:
+                getattr(self, "_" + item[0])(*item[1:])
+            except BaseException as exc:  # noqa: BLE001 - a ledger error: re-raised in the parsing thread
+                self.fatal = exc
                 try:
-                    real, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
-                    rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, old_sha256=sha, new_sha256=real)
-                    sha = real
-                except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
-                    conn.rollback()
-            record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=run_id,
-                        tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
-                        rows_failed=fr.failed, error=fr.error)
+                    self.conn.rollback()
+                except Exception:  # noqa: BLE001 - the connection may be gone; the first error tells
+                    pass
+
+    def _begin(self, job: _FileJob) -> None:
+        record_file(self.conn, source=SOURCE, uri=job.obj.uri, sha256=job.sha, size=job.size, status="running",
+                    run_id=self.run_id, tenant_id=self.tenant_id)
+        self.conn.commit()
+        self.loader = StagedUpsert(self.conn, self.table, self.cols, self.refs,
+                                   audit={"_source": job.obj.uri, "_run_id": self.run_id}, async_commit=True)
+
+    def _batch(self, job: _FileJob, batch: CopyRows) -> None:
+        if job.error is not None:
+            return  # the file already failed: its remaining batches are dropped
+        loader = self.loader
+        try:
+            if self.pg:
+                res: StagedResult = loader.load_copy(batch)
+            else:
+                res = loader.load_values([(ln, copy_to_values(self.entity, t.decode() if isinstance(t, bytes) else t))
+                                          for ln, t in batch])
+            self.conn.commit()
+        except Exception as exc:  # noqa: BLE001 - this file fails; the others still load
+            self.conn.rollback()
+            job.error = exc
+            return
+        fr = job.fr
+        with self.lock:
+            fr.inserted += res.inserted
+            fr.updated += res.updated
+            fr.unchanged += res.unchanged
+            if self.progress is not None:
+                self.progress.tick(len(batch))
+        # rare: their raw lines are read again once the file is done
+        job.db_failed.extend(res.failed)
+        job.db_skipped.extend(res.skipped)
+
+    def _end(self, job: _FileJob, parse_error: BaseException | None) -> None:
+        conn, fr, obj = self.conn, job.fr, job.obj
+        if self.loader is not None:
+            for k, v in self.loader.timings.items():
+                fr.timings[k] = fr.timings.get(k, 0.0) + v
+            self.loader = None
+        error = job.error or parse_error
+        sha, size = job.sha, job.size
+        if error is None:
+            if job.db_failed:
+                _report_db_failures(self.store, obj, sorted(job.db_failed), lambda *a: self.bad(job, *a))
+            if job.db_skipped:
+                _report_db_failures(self.store, obj, sorted(job.db_skipped), lambda *a: self.skip(job, *a))
+            if job.hasher is not None:
+                real = job.hasher.h.hexdigest()
+                rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
+                sha, size = real, job.hasher.size
+            record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="succeeded", run_id=self.run_id,
+                        tenant_id=self.tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
+                        rows_failed=fr.failed)
             conn.commit()
-            result.files.append(fr)
-            if log is not None:
-                log.error(f"{name}: failed, {fr.error}; continuing with the next file")
-            if should_stop():
-                break
-            continue
-        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="succeeded", run_id=run_id,
-                    tenant_id=tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
-                    rows_failed=fr.failed)
+            return
+        conn.rollback()
+        fr.status, fr.error = "failed", f"{type(error).__name__}: {error}"[:2000]
+        if job.hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
+            try:
+                real, size = sha256_of(Location(uri=obj.uri, store=self.store, key=obj.key))
+                rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
+                sha = real
+            except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
+                conn.rollback()
+        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=self.run_id,
+                    tenant_id=self.tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
+                    rows_failed=fr.failed, error=fr.error)
         conn.commit()
-        result.files.append(fr)
-        if should_stop():
-            break
+        if self.log is not None:
+            self.log.error(f"{fr.name}: failed, {fr.error}; continuing with the next file")
 
 
 #: Rows written by one entity load above which the table is ANALYZEd at its end (~0.1-0.3 s;
@@ -353,12 +502,14 @@ def _parent_id_sets(conn: sa.Connection, entity: str, tenant_id: str, refs: list
         field = ref.columns[1]
         pt = ref.parent
         pid = pt.c[ref.parent_columns[1]]
-        n = conn.execute(sa.select(sa.func.count()).select_from(pt).where(pt.c.tenant_id == tenant_id)).scalar() or 0
+        copied = _copy_out_ids(conn, pt, pid.name, tenant_id, limit=MAX_PARENT_IDS_IN_MEMORY + 1)
+        if copied is not None:  # PostgreSQL: counted from the COPY data (no count(*) scan of the parent first)
+            n, ids_iter = copied
+        else:  # other dialects (and ids COPY would escape): counted, then streamed rows
+            n = conn.execute(sa.select(sa.func.count()).select_from(pt).where(pt.c.tenant_id == tenant_id)).scalar() or 0
+            ids_iter = conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)
+                                    .execution_options(stream_results=True, yield_per=20_000)).scalars()
         if n <= MAX_PARENT_IDS_IN_MEMORY:
-            ids_iter = _copy_out_ids(conn, pt, pid.name, tenant_id)
-            if ids_iter is None:  # other dialects (and ids COPY would escape): streamed rows
-                ids_iter = conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)
-                                        .execution_options(stream_results=True, yield_per=20_000)).scalars()
             ids = set(ids_iter) if n <= COMPACT_ABOVE else HashedIdSet(ids_iter)
             in_memory.append((field, ids, ref.label))
         else:
@@ -366,18 +517,20 @@ def _parent_id_sets(conn: sa.Connection, entity: str, tenant_id: str, refs: list
     return in_memory, in_db
 
 
-def _copy_out_ids(conn: sa.Connection, table: sa.Table, column: str, tenant_id: str) -> Iterator[str] | None:
-    """PostgreSQL: the tenant's ``column`` values of ``table`` through one ``COPY .. TO STDOUT``
-    (500,000 order ids in ~0.1 s instead of ~1 s as fetched rows), yielded from the COPY
-    data 1 MB at a time (no list of them all); None on other dialects or when a value holds
-    a character COPY escapes (then the caller fetches rows)."""
+def _copy_out_ids(conn: sa.Connection, table: sa.Table, column: str, tenant_id: str,
+                  limit: int) -> tuple[int, Iterator[str]] | None:
+    """PostgreSQL: ``(count, values)`` of the tenant's ``column`` values of ``table`` (at most
+    ``limit``) through one ``COPY .. TO STDOUT`` (500,000 order ids in ~0.1 s instead of ~1 s
+    as fetched rows, and no ``count(*)`` scan before it), the values yielded from the COPY
+    data 1 MB at a time (no list of them all); None on other dialects or when a value holds a
+    character COPY escapes (then the caller fetches rows)."""
     if conn.dialect.name != "postgresql":
         return None
     rel = qualified_name(conn, table)
     raw = conn.connection.dbapi_connection
     buf = io.BytesIO()
     with raw.cursor() as cur:
-        query = cur.mogrify(f'SELECT "{column}" FROM {rel} WHERE tenant_id = %s', (tenant_id,)).decode()
+        query = cur.mogrify(f'SELECT "{column}" FROM {rel} WHERE tenant_id = %s LIMIT %s', (tenant_id, limit)).decode()
         cur.copy_expert(f"COPY ({query}) TO STDOUT", buf)
     data = buf.getvalue()
     del buf
@@ -391,89 +544,23 @@ def _copy_out_ids(conn: sa.Connection, table: sa.Table, column: str, tenant_id: 
             yield from data[pos:cut].decode().split("\n")[:-1]
             pos = cut
 
-    return values()
+    return data.count(b"\n"), values()
 
 
-def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, batch_size, fr: FileResult,
-               failed: FailedRecords | None, progress: ProgressLogger | None, writers: int = 1,
-               ref_sets: list[tuple[str, Any, str]] | None = None, hasher: "_Sha256 | None" = None) -> None:
-    """Parse in this thread while a writer thread sends the previous batch to the database
-    (psycopg2 and Arrow release the GIL while they work), so parsing and COPY overlap across
-    cores; at most ``writers + 2`` batches are in memory. ``writers`` > 1 (PostgreSQL) gives
-    each writer its own connection; the default is one, which measured faster on two CPUs
-    (two COPYs into the same index contend, and the parser needs the other CPU). With
-    ``hasher`` the file's stored bytes are hashed as they are read (see :func:`load_entity`)."""
+def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, tenant_id: str, batch_size: int,
+                ref_sets: list[tuple[str, Any, str]]) -> None:
+    """Parse one file on this thread into batches of ~``batch_size`` rows for ``writer``
+    (psycopg2 and Arrow release the GIL while they work, so parsing and COPY overlap across
+    cores). Bad lines go to the failed records with their reason; the file's stored bytes
+    are hashed as they are read when ``job.hasher`` is set. Stops early when the writer
+    failed the file; an error reading the file (e.g. a gzip cut short) fails it."""
     parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
-    audit = {"_source": obj.uri, "_run_id": run_id}
-    pg = conn.dialect.name == "postgresql"
-    writers = max(1, writers) if pg else 1
+    fr, obj = job.fr, job.obj
     ids = FileIds()
-    lock = threading.Lock()
 
     def bad(line: int, reason: str, raw: bytes | None) -> None:
-        with lock:
-            fr.failed += 1
-            if failed is not None:
-                failed.add(obj.uri, line, reason, raw)
+        writer.bad(job, line, reason, raw)
 
-    def skip(line: int, reason: str, raw: bytes | None) -> None:
-        with lock:
-            fr.skipped += 1
-            if failed is not None:
-                failed.add(obj.uri, line, f"skipped: {reason}", raw)
-
-    db_failed: list[tuple[int, str]] = []
-    db_skipped: list[tuple[int, str]] = []
-
-    def flush(wconn, loader: StagedUpsert, batch: list[tuple[int, str]]) -> None:
-        if pg:
-            res: StagedResult = loader.load_copy(batch)
-        else:
-            res = loader.load_values([(ln, copy_to_values(entity, t.decode() if isinstance(t, bytes) else t))
-                                      for ln, t in batch])
-        wconn.commit()
-        with lock:
-            fr.inserted += res.inserted
-            fr.updated += res.updated
-            fr.unchanged += res.unchanged
-            if progress is not None:
-                progress.tick(len(batch))
-        if res.failed or res.skipped:  # rare: their raw lines are read again once the file is done
-            with lock:
-                db_failed.extend(res.failed)
-                db_skipped.extend(res.skipped)
-
-    work: queue.Queue = queue.Queue(maxsize=1)
-    errors: list[BaseException] = []
-
-    def writer(index: int) -> None:
-        own = index > 0 or writers > 1
-        wconn = conn.engine.connect() if own else conn
-        try:
-            loader = StagedUpsert(wconn, table, cols, refs, audit=audit, async_commit=True)  # the ledger row commits synchronously
-            while True:
-                item = work.get()
-                if item is None:
-                    with lock:
-                        for k, v in loader.timings.items():
-                            fr.timings[k] = fr.timings.get(k, 0.0) + v
-                    return
-                if errors:
-                    continue  # drain after a failure
-                try:
-                    flush(wconn, loader, item)
-                except BaseException as exc:  # re-raised in the reading thread
-                    errors.append(exc)
-                    wconn.rollback()
-        finally:
-            if own:
-                wconn.close()
-
-    threads = [threading.Thread(target=writer, args=(i,), name=f"tenants-writer-{entity}-{i}", daemon=True)
-               for i in range(writers)]
-    for t in threads:
-        t.start()
-    f, close = _open_binary(store, obj, hasher)
     batch = CopyRows()
     # Parser.parse inlined (this runs once per line of the careful path): the generated fast
     # parser, and the field-by-field one (which gives the reason) only when it declines
@@ -563,33 +650,32 @@ def _load_file(conn, store, obj, entity, tenant_id, table, cols, refs, run_id, b
             batch.add_row(n, row)
 
     _gc_pause(True)  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
+    parse_error: BaseException | None = None
     try:
-        n = 1
-        for data in iter_slices(f):
-            count = data.count(b"\n")
-            block(data, n, count)
-            n += count
-            if errors:
-                break
-            if len(batch) >= batch_size:  # whole blocks: a batch may exceed batch_size by one slice
-                work.put(batch)
-                batch = CopyRows()
-        if batch and not errors:
-            work.put(batch)
+        f, close = _open_binary(store, obj, job.hasher)
+        try:
+            n = 1
+            for data in iter_slices(f):
+                count = data.count(b"\n")
+                block(data, n, count)
+                n += count
+                if job.error is not None:
+                    break  # the writer failed this file
+                if len(batch) >= batch_size:  # whole blocks: a batch may exceed batch_size by one slice
+                    writer.batch(job, batch)
+                    batch = CopyRows()
+            if batch and job.error is None:
+                writer.batch(job, batch)
+        finally:
+            close()
+    except Exception as exc:  # noqa: BLE001 - e.g. a truncated gzip: this file fails, the next loads
+        if writer.fatal is not None:
+            raise  # the ledger failed: the whole load stops
+        parse_error = exc
     finally:
         _gc_pause(False)
         fr.rows_read += read
-        for _ in threads:
-            work.put(None)
-        for t in threads:
-            t.join()
-        close()
-    if errors:
-        raise errors[0]
-    if db_failed:
-        _report_db_failures(store, obj, sorted(db_failed), bad)
-    if db_skipped:
-        _report_db_failures(store, obj, sorted(db_skipped), skip)
+    writer.end(job, parse_error)
 
 
 _gc_lock = threading.Lock()

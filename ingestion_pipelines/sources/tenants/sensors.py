@@ -27,8 +27,8 @@ from dagster import (
     sensor,
 )
 
-from ...engine.landing import content_token, scan_landing
-from ...resources.storage import BlobStore
+from ...engine.landing import content_tokens, scan_landing
+from ...resources.storage import BlobObject, BlobStore
 from .assets import TENANTS_KEY, entity_assets, tenant_partitions
 from .loading import LANDING_PREFIX
 from .records import TENANT_ID_RE, entity_of
@@ -50,21 +50,24 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
 
     Only keys shaped ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
     scan = scan_landing(store, LANDING_PREFIX, cursor, page_size=page_size, suffixes=(".ndjson", ".ndjson.gz", ".csv"))
-    per_tenant: dict[str, list[str]] = {}
-    csv_token = None
+    per_tenant: dict[str, list[BlobObject]] = {}
+    csv_obj = None
     for obj in scan.new:
         if obj.key == TENANTS_CSV_KEY:
-            csv_token = content_token(store, obj)
+            csv_obj = obj
             continue
         parts = obj.key.split("/")
         if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
             continue
         if not entity_of(posixpath.basename(obj.key), parts[1]):
             continue
-        per_tenant.setdefault(parts[1], []).append(f"{obj.key}={content_token(store, obj)}")
+        per_tenant.setdefault(parts[1], []).append(obj)
+    tokens = content_tokens(store, [o for objs in per_tenant.values() for o in objs] + ([csv_obj] if csv_obj else []))
+    csv_token = tokens[csv_obj.key] if csv_obj else None
     run_keys = {}
-    for tid, items in per_tenant.items():
-        digest = hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()[:40]
+    for tid, objs in per_tenant.items():
+        items = sorted(f"{o.key}={tokens[o.key]}" for o in objs)
+        digest = hashlib.sha256("\n".join(items).encode()).hexdigest()[:40]
         run_keys[tid] = f"tenants:{tid}:{digest}"
     new_tenants = sorted(t for t in per_tenant if t not in known)
     return new_tenants, run_keys, csv_token, scan.cursor

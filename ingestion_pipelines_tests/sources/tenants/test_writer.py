@@ -1,0 +1,91 @@
+"""The entity load's writer thread (sources/tenants/loading._Writer) on the real PostgreSQL:
+the parser runs ahead into the next file while the writer finishes the previous one, so
+its failure paths are tested here — a batch the database refuses as a whole fails only its
+own file (rolled back to its last committed batch; the next file loads), and an error of
+the ledger itself stops the load."""
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from ingestion_pipelines.engine.ledger import ingest_files
+from ingestion_pipelines.engine.schema import qualified_name
+from ingestion_pipelines.resources.storage import LocalBlobStore
+from ingestion_pipelines.sources.tenants import schema
+from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
+
+
+def _products(tid: str, prefix: str, n: int, boom_at: int | None = None) -> bytes:
+    return b"".join(orjson.dumps({"tenant_id": tid, "product_id": f"{prefix}{i}", "sku": f"S{i}",
+                                  "name": "boom" if i == boom_at else "Lamp", "price": "1.00", "currency": "EUR",
+                                  "stock": 1, "active": True, "created_at": "2024-01-01T00:00:00Z"}) + b"\n"
+                    for i in range(n))
+
+
+def _land(tmp_path, tid: str, files: dict[str, bytes]) -> LocalBlobStore:
+    for name, body in files.items():
+        p = tmp_path / "tenants" / tid / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(body)
+    return LocalBlobStore(root=str(tmp_path))
+
+
+#: rows of the first file (~4.6 MB: three 2 MB slices, so several batches) and the row that fails
+N_A, BOOM = 20_000, 15_000
+
+
+def test_a_batch_the_database_refuses_fails_only_its_file(pg_warehouse, tmp_path):
+    """A trigger raises a non-data error (not a refused value: no bisection) for one row of
+    a later batch of the first file: that file stops at its last committed batch and is
+    recorded failed with the error; the second file, already being parsed, still loads."""
+    pg_warehouse.setup(schema.metadata)
+    tid = "tw1"
+    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", N_A, boom_at=BOOM),
+                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 700)})
+    with pg_warehouse.connect() as conn:
+        rel = qualified_name(conn, schema.products)
+        conn.exec_driver_sql("""
+            CREATE OR REPLACE FUNCTION pg_temp.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom: storage unavailable'; END IF; RETURN NEW; END $$""")
+        conn.exec_driver_sql(f"CREATE TRIGGER boom BEFORE INSERT ON {rel} FOR EACH ROW EXECUTE FUNCTION pg_temp.boom()")
+        conn.commit()
+        res = load_entity(conn, store, tid, "products", run_id="run-w1", batch_size=300, failed=FailedRecords())
+        by_name = {f.name: f for f in res.files}
+        first, second = by_name[f"products_{tid}_chunk_0000.ndjson"], by_name[f"products_{tid}_chunk_0001.ndjson"]
+        assert first.status == "failed" and "boom: storage unavailable" in first.error
+        assert second.status == "loaded" and second.inserted == 700
+        ids = set(conn.execute(sa.select(schema.products.c.product_id)
+                               .where(schema.products.c.tenant_id == tid)).scalars())
+        loaded_a = {i for i in ids if i.startswith("a")}
+        # whole batches of the first file before the refused one, nothing after it
+        assert loaded_a and len(loaded_a) == first.inserted and f"a{BOOM}" not in loaded_a
+        assert all(int(i[1:]) < BOOM for i in loaded_a)
+        assert {i for i in ids if i.startswith("b")} == {f"b{i}" for i in range(700)}
+        ledger = dict(conn.execute(sa.select(ingest_files.c.uri, ingest_files.c.status)
+                                   .where(ingest_files.c.tenant_id == tid)).all())
+        assert sorted(ledger.values()) == ["failed", "succeeded"]
+        conn.exec_driver_sql(f"DROP TRIGGER boom ON {rel}")
+        conn.commit()
+        # the failed file loads on the next run; the loaded one is skipped
+        again = load_entity(conn, store, tid, "products", run_id="run-w2", batch_size=300, failed=FailedRecords())
+        assert sorted(f.status for f in again.files) == ["loaded", "skipped"]
+        assert again.total("inserted") == N_A - first.inserted
+
+
+def test_a_ledger_error_stops_the_load(pg_warehouse, tmp_path):
+    """An error writing the ledger row (here a trigger refusing the final status) is not a
+    file's failure but the load's: load_entity raises it."""
+    pg_warehouse.setup(schema.metadata)
+    tid = "tw2"
+    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", 50),
+                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 50)})
+    with pg_warehouse.connect() as conn:
+        rel = qualified_name(conn, ingest_files)
+        conn.exec_driver_sql("""
+            CREATE OR REPLACE FUNCTION pg_temp.no_success() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.status = 'succeeded' THEN RAISE EXCEPTION 'ledger offline'; END IF; RETURN NEW; END $$""")
+        conn.exec_driver_sql(f"CREATE TRIGGER no_success BEFORE INSERT OR UPDATE ON {rel} FOR EACH ROW "
+                             "EXECUTE FUNCTION pg_temp.no_success()")
+        conn.commit()
+        with pytest.raises(sa.exc.DBAPIError, match="ledger offline"):
+            load_entity(conn, store, tid, "products", run_id="run-w3", batch_size=20, failed=FailedRecords())
