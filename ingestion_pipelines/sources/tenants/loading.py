@@ -27,6 +27,7 @@ from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 import hashlib
 import io
 import os
@@ -569,11 +570,11 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
                               refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
     read = 0
 
-    def one_line(n: int, raw: bytes) -> None:
-        """The careful path for one line: parse, check the id is new in the file, add it."""
+    def careful_line(n: int, raw: bytes) -> tuple[str, bytes] | None:
+        """The careful path for one line: ``(id, COPY text)``, or None (blank, or bad: reported)."""
         nonlocal read
         if not raw or raw.isspace():
-            return
+            return None
         read += 1
         try:
             out = fast(raw)
@@ -584,13 +585,22 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
                 out = careful(raw)
             except BadLine as e:
                 bad(n, str(e), raw)
-                return
+                return None
         text, rid = out
-        first = ids.add(rid, n)
-        if first is not None:
-            bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
-            return
-        batch.add_row(n, text.encode())
+        return rid, text.encode()
+
+    def add_rows(rows: list[tuple[int, str, bytes, bytes]]) -> None:
+        """Rows ``(line, id, COPY text, raw line)`` in line order: each whose id is new in the
+        file goes into the batch, a repeated one is reported with the line it was first seen
+        at. The ids are checked against the file's earlier blocks all at once (:meth:`FileIds.
+        hits`); only an id whose hash was seen before is looked up exactly."""
+        seen_hash = ids.hits([r[1] for r in rows])
+        for (n, rid, text, raw), maybe in zip(rows, seen_hash):
+            first = ids.add(rid, n) if maybe else ids.add_new(rid, n)
+            if first is not None:
+                bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
+                continue
+            batch.add_row(n, text)
 
     def split(data: bytes) -> list[bytes]:
         return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
@@ -617,8 +627,12 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
                     todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
                     todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
                 else:
+                    rows = []
                     for k, raw in enumerate(lines):
-                        one_line(n0 + k, raw)
+                        out = careful_line(n0 + k, raw)
+                        if out is not None:
+                            rows.append((n0 + k, out[0], out[1], raw))
+                    add_rows(rows)
                 continue
             some_read = True
             parsed(pb, data, n0, count)
@@ -628,7 +642,7 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
         """Adds the rows of a block the columnar parser read (its rejected lines through the
         careful path, in line order)."""
         nonlocal read
-        if not pb.rejected and ids.add_block(n0, pb.ids):
+        if not pb.rejected and ids.add_block(n0, pb.ids, pb.id_array):
             read += count
             batch.add_block(n0, count, pb.text)
             return
@@ -636,18 +650,17 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
         lines = split(data)
         rejected = set(pb.rejected)
         good = iter(zip(pb.ids, pb.rows))
+        rows = []
         for k in range(count):
-            n = n0 + k
             if k in rejected:
-                one_line(n, lines[k])
+                out = careful_line(n0 + k, lines[k])
+                if out is not None:
+                    rows.append((n0 + k, out[0], out[1], lines[k]))
                 continue
             rid, row = next(good)
             read += 1
-            first = ids.add(rid, n)
-            if first is not None:
-                bad(n, f"duplicate id {rid!r}: first seen at line {first}", lines[k])
-                continue
-            batch.add_row(n, row)
+            rows.append((n0 + k, rid, row, lines[k]))
+        add_rows(rows)
 
     _gc_pause(True)  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
     parse_error: BaseException | None = None
@@ -699,47 +712,104 @@ def _gc_pause(pause: bool) -> None:
 
 class FileIds:
     """The ids seen so far in one file, to report a repeated id with the line it was first
-    seen at. Whole blocks of new ids are added in bulk (:meth:`add_block`: one set update,
-    ~0.1 µs per id) and keep their ids list, so a first line is found again only when a
-    duplicate turns up (rare); single lines go through :meth:`add`. Memory: one set entry
-    per id of the file (~100,000 per chunk file of the seed's generator)."""
+    seen at — exactly, in ~36 bytes per id (a 350,000-line chunk file: ~13 MB; a set of the
+    id strings took ~110 bytes per id, ~40 MB).
+
+    Whole blocks of ids (:meth:`add_block`, the columnar path) are kept as sorted NumPy runs
+    of their 64-bit hashes with their line numbers (merged as they grow, like an LSM tree:
+    a block is checked against O(log blocks) runs) plus the block's ids as an Arrow string
+    array; a hash seen before makes :meth:`add_block` refuse the block, and the caller adds
+    its ids one by one with :meth:`add`, which compares the id strings themselves (a hash
+    match between different ids is told apart, never reported as a duplicate). Single lines
+    (the careful path) are kept in a dict."""
 
     def __init__(self) -> None:
-        self.seen: set[Any] = set()
-        self.blocks: list[tuple[int, list]] = []  # (first line, ids of consecutive lines)
+        self.runs: list[tuple[Any, Any]] = []  # (sorted int64 hashes, int64 line of each)
+        self.blocks: list[tuple[int, Any]] = []  # (first line, Arrow ids of consecutive lines)
         self.single: dict[Any, int] = {}
+        self.single_hashes: set[int] = set()
 
-    def add_block(self, n0: int, block_ids: list) -> bool:
-        """Add the ids of lines ``n0, n0 + 1, ...``; False (nothing added) when one of them
+    def add_block(self, n0: int, block_ids: list, id_array: Any = None) -> bool:
+        """Add the ids of lines ``n0, n0 + 1, ...`` (``id_array``: the same ids as an Arrow
+        array, kept instead of the list); False (nothing added) when the hash of one of them
         was seen before or repeats within the block — the caller then adds them one by one."""
-        seen = self.seen
-        if not seen.isdisjoint(block_ids):
+        import numpy as np
+
+        k = len(block_ids)
+        if not k:
+            return True
+        h = np.fromiter(map(hash, block_ids), dtype=np.int64, count=k)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        if k > 1 and bool((hs[1:] == hs[:-1]).any()):
             return False
-        before = len(seen)
-        seen.update(block_ids)
-        if len(seen) - before != len(block_ids):
-            seen.difference_update(block_ids)  # none of them was there before
+        if self.single_hashes and not self.single_hashes.isdisjoint(hs.tolist()):
             return False
-        self.blocks.append((n0, block_ids))
+        for rh, _ in self.runs:
+            i = np.searchsorted(rh, hs)
+            np.minimum(i, len(rh) - 1, out=i)
+            if bool((rh[i] == hs).any()):
+                return False
+        self.blocks.append((n0, id_array if id_array is not None else list(block_ids)))
+        self.runs.append((hs, order.astype(np.int64) + n0))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (h1, l1), (h2, l2) = self.runs.pop(), self.runs.pop()
+            hh = np.concatenate([h2, h1])
+            o = np.argsort(hh, kind="stable")
+            self.runs.append((hh[o], np.concatenate([l2, l1])[o]))
         return True
+
+    def hits(self, rids: list) -> list[bool]:
+        """Per id: True when its hash is in one of the blocks' runs (it may have been seen:
+        :meth:`add` decides exactly), False when it is not (:meth:`add_new` suffices)."""
+        import numpy as np
+
+        if not self.runs or not rids:
+            return [False] * len(rids)
+        h = np.fromiter(map(hash, rids), dtype=np.int64, count=len(rids))
+        hit = np.zeros(len(rids), dtype=bool)
+        for rh, _ in self.runs:
+            i = np.searchsorted(rh, h)
+            np.minimum(i, len(rh) - 1, out=i)
+            hit |= rh[i] == h
+        return hit.tolist()
+
+    def add_new(self, rid: Any, n: int) -> int | None:
+        """:meth:`add` for an id whose hash is in no block (see :meth:`hits`)."""
+        first = self.single.get(rid)
+        if first is not None:
+            return first
+        self.single[rid] = n
+        self.single_hashes.add(hash(rid))
+        return None
 
     def add(self, rid: Any, n: int) -> int | None:
         """Add the id of line ``n``; returns None, or the line it was first seen at."""
-        if rid in self.seen:
-            return self.first_line(rid)
-        self.seen.add(rid)
+        first = self.first_line(rid)
+        if first is not None:
+            return first
         self.single[rid] = n
+        self.single_hashes.add(hash(rid))
         return None
 
     def first_line(self, rid: Any) -> int | None:
+        """The line ``rid`` was first seen at, or None."""
+        import numpy as np
+
         if rid in self.single:
-            return self.single[rid]
-        for n0, block_ids in self.blocks:
-            try:
-                return n0 + block_ids.index(rid)
-            except ValueError:
-                continue
-        return None
+            best: int | None = self.single[rid]
+        else:
+            best = None
+        h = hash(rid)
+        starts = [b[0] for b in self.blocks]
+        for rh, rl in self.runs:
+            lo, hi = np.searchsorted(rh, h, "left"), np.searchsorted(rh, h, "right")
+            for line in rl[lo:hi].tolist():  # usually none or one; compare the ids themselves
+                n0, ids = self.blocks[bisect_right(starts, line) - 1]
+                v = ids[line - n0]
+                if (v.as_py() if hasattr(v, "as_py") else v) == rid and (best is None or line < best):
+                    best = line
+        return best
 
 
 def _report_db_failures(store: BlobStore, obj: BlobObject, failures: list[tuple[int, str]],

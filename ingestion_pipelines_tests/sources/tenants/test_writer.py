@@ -89,3 +89,50 @@ def test_a_ledger_error_stops_the_load(pg_warehouse, tmp_path):
         conn.commit()
         with pytest.raises(sa.exc.DBAPIError, match="ledger offline"):
             load_entity(conn, store, tid, "products", run_id="run-w3", batch_size=20, failed=FailedRecords())
+
+
+class _Colliding:
+    """An id whose hash collides with every other one's (to test that FileIds compares the
+    ids themselves, not only their hashes)."""
+
+    def __init__(self, s: str):
+        self.s = s
+
+    def __hash__(self) -> int:
+        return 42
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Colliding) and other.s == self.s
+
+    def __repr__(self) -> str:
+        return self.s
+
+
+def test_file_ids_tell_repeats_exactly():
+    """FileIds keeps hashes + line numbers + the ids as Arrow arrays: a repeated id is found
+    with the line it was first seen at (across blocks, runs merged as they grow, and single
+    lines), and ids that only share a hash are not repeats."""
+    import pyarrow as pa
+
+    from ingestion_pipelines.sources.tenants.loading import FileIds
+
+    ids = FileIds()
+    for b in range(40):  # 40 blocks of 100 consecutive lines: runs get merged
+        block = [f"id{b * 100 + i}" for i in range(100)]
+        assert ids.add_block(1 + b * 100, block, pa.array(block))
+    assert len(ids.runs) < 10
+    assert ids.add_block(5000, ["id7", "new"], pa.array(["id7", "new"])) is False  # nothing added
+    assert ids.hits(["id7", "new", "id3999"]) == [True, False, True]
+    assert ids.add("id7", 5000) == 8 and ids.add("id3999", 5001) == 4000
+    assert ids.add("new", 5002) is None and ids.add_new("new", 5003) == 5002
+    assert ids.add_block(6000, ["x", "new"]) is False  # a single line's id blocks a block too
+    # only a hash in common: not a repeat; the same id again: a repeat
+    col = FileIds()
+    assert col.add_block(1, [_Colliding("a"), _Colliding("b")]) is False  # same hash twice in one block
+    assert col.add(_Colliding("a"), 1) is None and col.add(_Colliding("b"), 2) is None
+    assert col.add_block(3, [_Colliding("c")]) is False
+    assert col.add(_Colliding("c"), 3) is None and col.add(_Colliding("b"), 4) == 2
+    solo = FileIds()
+    assert solo.add_block(10, [_Colliding("p")])
+    assert solo.add_block(11, [_Colliding("q")]) is False and solo.add(_Colliding("q"), 11) is None
+    assert solo.add(_Colliding("p"), 12) == 10
