@@ -30,7 +30,8 @@ def scan_counts(conn: sa.Connection, entity: str, tenant_id: str) -> dict[str, i
     t = schema.ENTITY_TABLES[entity]
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '128MB'")
-        conn.exec_driver_sql("SET LOCAL jit = off")
+        if (conn.dialect.server_version_info or (0,)) >= (11,):  # jit exists since PostgreSQL 11
+            conn.exec_driver_sql("SET LOCAL jit = off")
 
     def count_if(cond):
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)

@@ -18,8 +18,8 @@ after a big load.
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
-stays flat. Memory: the ids seen so far in the file (to report duplicates; ~100 bytes each,
-~40 MB for a 350,000-line chunk file) and the parent ids (8 bytes each above 100,000), plus at
+stays flat. Memory: the ids seen so far in the file (to report duplicates; ~36 bytes each,
+~13 MB for a 350,000-line chunk file, see :class:`FileIds`) and the parent ids (8 bytes each above 100,000), plus at
 most three batches and one slice (the raw text of a line the database refuses is read again
 from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants".
 """
@@ -95,7 +95,7 @@ class FileResult:
     skipped: int = 0
     failed: int = 0
     error: str | None = None
-    #: database seconds per phase (copy, orphans, write), summed over the writer connections
+    #: database seconds per phase (copy, orphans, write) of the writer connection
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -325,8 +325,10 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
                 _parse_file(writer, store, job, entity, tenant_id, batch_size, ref_sets)
                 if should_stop():
                     break
-        finally:
-            writer.close()
+        except BaseException:
+            writer.close(raise_error=False)  # the error in flight tells; the writer's own is logged
+            raise
+        writer.close()
     result.files.extend(j if isinstance(j, FileResult) else j.fr for j in plan
                         if isinstance(j, FileResult) or id(j) in started)
 
@@ -339,7 +341,8 @@ class _Writer:
     that says ``succeeded`` commits synchronously afterwards), then the ledger row's outcome.
 
     A batch the database refuses as a whole (after :class:`~ingestion_pipelines.engine.
-    staged.StagedUpsert` bisected it) fails its file: rolled back to the file's last
+    staged.StagedUpsert` bisected it), an error reading the file, or a failure to read it
+    again for the raw text of refused lines fails that file: rolled back to its last
     committed batch, the rest of its batches dropped, ``failed`` with the error in the
     ledger and in its :class:`FileResult`; the next file loads. An error of the ledger itself
     (e.g. a lost connection) stops the load: :meth:`check` and :meth:`close` raise it in the
@@ -374,10 +377,15 @@ class _Writer:
         if self.fatal is not None:
             raise self.fatal
 
-    def close(self) -> None:
+    def close(self, raise_error: bool = True) -> None:
+        """Let the writer finish what is queued, and stop it; raise its ledger error, if any
+        (unless ``raise_error`` is False: then it is only logged)."""
         self.work.put(None)
         self.thread.join()
-        self.check()
+        if raise_error:
+            self.check()
+        elif self.fatal is not None and self.log is not None:
+            self.log.error(f"the {self.entity} writer also failed: {type(self.fatal).__name__}: {self.fatal}")
 
     def bad(self, job: _FileJob, line: int, reason: str, raw: bytes | None) -> None:
         with self.lock:
@@ -428,7 +436,7 @@ class _Writer:
             self.conn.commit()
         except Exception as exc:  # noqa: BLE001 - this file fails; the others still load
             self.conn.rollback()
-            job.error = exc
+            job.error = exc.with_traceback(None)  # (a traceback would keep this batch alive)
             return
         fr = job.fr
         with self.lock:
@@ -450,10 +458,14 @@ class _Writer:
         error = job.error or parse_error
         sha, size = job.sha, job.size
         if error is None:
-            if job.db_failed:
-                _report_db_failures(self.store, obj, sorted(job.db_failed), lambda *a: self.bad(job, *a))
-            if job.db_skipped:
-                _report_db_failures(self.store, obj, sorted(job.db_skipped), lambda *a: self.skip(job, *a))
+            try:  # reading the file again may fail (moved, unreadable): that fails the file, not the load
+                if job.db_failed:
+                    _report_db_failures(self.store, obj, sorted(job.db_failed), lambda *a: self.bad(job, *a))
+                if job.db_skipped:
+                    _report_db_failures(self.store, obj, sorted(job.db_skipped), lambda *a: self.skip(job, *a))
+            except Exception as exc:  # noqa: BLE001
+                error = exc.with_traceback(None)
+        if error is None:
             if job.hasher is not None:
                 real = job.hasher.h.hexdigest()
                 rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
@@ -508,9 +520,11 @@ def _parent_id_sets(conn: sa.Connection, entity: str, tenant_id: str, refs: list
             n, ids_iter = copied
         else:  # other dialects (and ids COPY would escape): counted, then streamed rows
             n = conn.execute(sa.select(sa.func.count()).select_from(pt).where(pt.c.tenant_id == tenant_id)).scalar() or 0
-            ids_iter = conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)
-                                    .execution_options(stream_results=True, yield_per=20_000)).scalars()
+            ids_iter = None
         if n <= MAX_PARENT_IDS_IN_MEMORY:
+            if ids_iter is None:
+                ids_iter = conn.execute(sa.select(pid).where(pt.c.tenant_id == tenant_id)
+                                        .execution_options(stream_results=True, yield_per=20_000)).scalars()
             ids = set(ids_iter) if n <= COMPACT_ABOVE else HashedIdSet(ids_iter)
             in_memory.append((field, ids, ref.label))
         else:
@@ -555,7 +569,6 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     cores). Bad lines go to the failed records with their reason; the file's stored bytes
     are hashed as they are read when ``job.hasher`` is set. Stops early when the writer
     failed the file; an error reading the file (e.g. a gzip cut short) fails it."""
-    parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
     fr, obj = job.fr, job.obj
     ids = FileIds()
 
@@ -565,9 +578,7 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     batch = CopyRows()
     # Parser.parse inlined (this runs once per line of the careful path): the generated fast
     # parser, and the field-by-field one (which gives the reason) only when it declines
-    fast, careful = parser._fast, parser._parse
-    columnar = ColumnarParser(FIELDS[entity], fixed=("tenant_id", tenant_id),
-                              refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
+    fast = careful = columnar = None
     read = 0
 
     def careful_line(n: int, raw: bytes) -> tuple[str, bytes] | None:
@@ -665,6 +676,10 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     _gc_pause(True)  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
     parse_error: BaseException | None = None
     try:
+        parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
+        fast, careful = parser._fast, parser._parse
+        columnar = ColumnarParser(FIELDS[entity], fixed=("tenant_id", tenant_id),
+                                  refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
         f, close = _open_binary(store, obj, job.hasher)
         try:
             n = 1
@@ -684,10 +699,14 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     except Exception as exc:  # noqa: BLE001 - e.g. a truncated gzip: this file fails, the next loads
         if writer.fatal is not None:
             raise  # the ledger failed: the whole load stops
-        parse_error = exc
+        parse_error = exc.with_traceback(None)  # (a traceback would keep this file's ids alive)
+    except BaseException as exc:  # an interrupt: the file's ledger row is closed as failed, then it propagates
+        fr.rows_read += read
+        writer.end(job, exc)
+        raise
     finally:
         _gc_pause(False)
-        fr.rows_read += read
+    fr.rows_read += read
     writer.end(job, parse_error)
 
 
@@ -726,6 +745,7 @@ class FileIds:
     def __init__(self) -> None:
         self.runs: list[tuple[Any, Any]] = []  # (sorted int64 hashes, int64 line of each)
         self.blocks: list[tuple[int, Any]] = []  # (first line, Arrow ids of consecutive lines)
+        self.starts: list[int] = []  # the blocks' first lines (ascending), to find a line's block
         self.single: dict[Any, int] = {}
         self.single_hashes: set[int] = set()
 
@@ -751,6 +771,7 @@ class FileIds:
             if bool((rh[i] == hs).any()):
                 return False
         self.blocks.append((n0, id_array if id_array is not None else list(block_ids)))
+        self.starts.append(n0)
         self.runs.append((hs, order.astype(np.int64) + n0))
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (h1, l1), (h2, l2) = self.runs.pop(), self.runs.pop()
@@ -801,7 +822,7 @@ class FileIds:
         else:
             best = None
         h = hash(rid)
-        starts = [b[0] for b in self.blocks]
+        starts = self.starts
         for rh, rl in self.runs:
             lo, hi = np.searchsorted(rh, h, "left"), np.searchsorted(rh, h, "right")
             for line in rl[lo:hi].tolist():  # usually none or one; compare the ids themselves

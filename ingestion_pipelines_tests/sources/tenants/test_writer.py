@@ -136,3 +136,30 @@ def test_file_ids_tell_repeats_exactly():
     assert solo.add_block(10, [_Colliding("p")])
     assert solo.add_block(11, [_Colliding("q")]) is False and solo.add(_Colliding("q"), 11) is None
     assert solo.add(_Colliding("p"), 12) == 10
+
+
+def test_an_interrupt_closes_the_files_ledger_row(pg_warehouse, tmp_path, monkeypatch):
+    """An interrupt while a file is parsed (e.g. the run is terminated) propagates, after the
+    writer recorded that file as failed — no ledger row stays ``running``."""
+    from ingestion_pipelines.sources.tenants import loading
+
+    pg_warehouse.setup(schema.metadata)
+    tid = "tw3"
+    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", 30),
+                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 30)})
+    real = loading.iter_slices
+
+    def slices(f, *a, **k):
+        for i, data in enumerate(real(f, *a, **k)):
+            if str(getattr(getattr(f, "raw", f), "name", "")).endswith("chunk_0001.ndjson"):
+                raise KeyboardInterrupt
+            yield data
+
+    monkeypatch.setattr(loading, "iter_slices", slices)
+    with pg_warehouse.connect() as conn:
+        with pytest.raises(KeyboardInterrupt):
+            load_entity(conn, store, tid, "products", run_id="run-w4", batch_size=10, failed=FailedRecords())
+        conn.rollback()
+        ledger = {u.rsplit("/", 1)[1]: st for u, st in conn.execute(
+            sa.select(ingest_files.c.uri, ingest_files.c.status).where(ingest_files.c.tenant_id == tid))}
+    assert ledger == {f"products_{tid}_chunk_0000.ndjson": "succeeded", f"products_{tid}_chunk_0001.ndjson": "failed"}
