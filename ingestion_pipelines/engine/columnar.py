@@ -10,7 +10,8 @@ JSON, a value of the wrong JSON type), that holds a blank line or invalid UTF-8 
 — where records carry fields the schema does not read — ``NaN`` / ``Infinity`` / surrogate
 escapes, which orjson refuses; single rows (``rejected``) with a value this path does not
 vouch for (a backslash or control character to escape, an id given as a JSON number, a
-calendar-impossible or year-0000 timestamp, a non-ASCII e-mail address, a reference to a
+calendar-impossible or year-0000 timestamp, an e-mail address with letters whose
+lower case Arrow and Python disagree on, a reference to a
 missing parent).
 
 Field kinds (the same names the sources' field specs use):
@@ -22,7 +23,7 @@ Field kinds (the same names the sources' field specs use):
 ``money``  string amount ``-?\\d{1,12}(.\\d{1,2})?`` (e.g. ``"415.45"``)
 ``ts``     ISO 8601 timestamp with a time zone (``2023-03-08T08:29:30+00:00``, ``...Z``)
 ``bool``   ``true`` / ``false`` (rendered ``t`` / ``f``)
-``email``  ASCII ``local@domain.tld`` (rendered lower-case)
+``email``  ``local@domain.tld``, ASCII or Latin letters (rendered lower-case)
 ``country`` two ASCII letters (rendered upper-case)
 tuple      one of the tuple's strings (an enum)
 =========  ==================================================================================
@@ -218,8 +219,15 @@ class ColumnarParser:
         if kind == "bool":
             return pc.is_valid(col), pc.if_else(col, "t", "f")
         if kind == "email":
-            valid = pc.and_(pc.and_(pc.string_is_ascii(col), _clean(col)), pc.match_substring_regex(col, _EMAIL))
-            return valid, pc.ascii_lower(col)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            if pc.string_is_ascii(col).false_count == 0:
+                valid = pc.and_(_clean(col), pc.match_substring_regex(col, _EMAIL))
+                return valid, pc.ascii_lower(col)
+            # non-ASCII: only letters both lower-case mappings agree on (see _email_letters)
+            valid = pc.and_(pc.and_(pc.match_substring_regex(col, _email_letters()), _clean(col)),
+                            pc.match_substring_regex(col, _EMAIL))
+            return valid, pc.utf8_lower(col)
         if kind == "country":
             return pc.match_substring_regex(col, _COUNTRY), pc.ascii_upper(col)
         raise ValueError(f"unknown field kind {kind!r}")
@@ -285,6 +293,23 @@ def _clean(col: pa.Array) -> pa.Array:
     if ok.false_count:
         ok = pc.utf8_is_printable(col)
     return pc.and_(pc.and_(ok, pc.greater(pc.binary_length(col), 0)), pc.invert(pc.match_substring(col, "\\")))
+
+
+_EMAIL_LETTERS: list[str] = []
+
+
+def _email_letters() -> str:
+    """A regex of e-mail addresses made of ASCII and the Latin letters (U+00C0..U+024F) whose
+    lower case is the same one character by Arrow's ``utf8_lower`` (Unicode's simple case
+    mapping) and by Python's ``str.lower`` (the full mapping, which the careful parsers use) —
+    computed here, not assumed (``İ`` lower-cases to two characters in Python, for one).
+    Other addresses go to the careful path."""
+    if not _EMAIL_LETTERS:
+        cands = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha() and chr(c).isprintable()]
+        arrow = pc.utf8_lower(pa.array(cands, pa.string())).to_pylist()
+        ok = "".join(c for c, a in zip(cands, arrow) if c.lower() == a and len(a) == 1)
+        _EMAIL_LETTERS.append("^[\\x00-\\x7f" + re.escape(ok) + "]*$")
+    return _EMAIL_LETTERS[0]
 
 
 def _calendar_ok(v: str) -> bool:
