@@ -20,8 +20,9 @@ COPY, a batched INSERT of 1,000 rows and ``pandas.to_sql`` — same rows, same m
    ``--reference-rows`` rows of the order items + orders (they are slow), reported as rows/s.
 
 Each method runs in its own subprocess so its peak RSS (VmHWM) is its own, on an empty schema
-that is dropped right after it (a schema left behind made PostgreSQL checkpoint its ~2.5 GB
-during the next method and slowed that one by ~20 %). ``--repeat N`` runs the methods N
+that is dropped right after it, followed by a CHECKPOINT and an OS sync (a schema left behind
+made PostgreSQL checkpoint its ~2.5 GB during the next method and slowed that one by ~20 %;
+the write-back of a dropped one still cost the next method a little). ``--repeat N`` runs the methods N
 times interleaved (e2e, copy, e2e, copy, ...) and reports medians and ranges: this machine's
 speed drifts by ±15 % from one minute to the next. Prints a Markdown table for BENCHMARKS.md.
 """
@@ -347,6 +348,19 @@ def run_child(method: str, **kw) -> dict:
     return json.loads(line[7:])
 
 
+def _quiesce(eng) -> None:
+    """Let the next method start on a quiet machine: a CHECKPOINT (the last method's WAL and
+    dirty buffers written now, not during the next one), the OS's dirty pages flushed, a
+    second's pause. Without it each method paid part of the previous one's write-back."""
+    try:
+        with eng.begin() as c:
+            c.exec_driver_sql("CHECKPOINT")  # superuser or pg_checkpoint; skipped when not allowed
+    except Exception:  # noqa: BLE001
+        pass
+    os.sync()
+    time.sleep(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000, help="Approximate good rows in the dataset.")
@@ -406,6 +420,7 @@ def main() -> None:
                                                                f"{r['sensor_seconds']:.1f}s" if "db_seconds" in r else ""), flush=True)
                 with eng.begin() as c:  # each run starts from an empty schema; keep the disk flat
                     c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                _quiesce(eng)
     finally:
         with eng.begin() as c:
             for s_ in schemas:
