@@ -62,6 +62,21 @@ def _make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+#: PostgreSQL advisory lock held by the transaction that creates tables ("ingestDL").
+_DDL_LOCK_KEY = 0x696E67657374444C
+
+
+def _ddl_lock(conn: sa.Connection) -> None:
+    """PostgreSQL: wait for the warehouse-wide DDL lock until this transaction ends. Runs and
+    steps that start at once on a fresh warehouse (the landing sensor's run requests, the
+    multiprocess executor's parallel steps) would otherwise race to CREATE the same schema,
+    tables or types, and all but one fail ("duplicate key value violates unique constraint
+    pg_type_typname_nsp_index": ``IF NOT EXISTS`` and SQLAlchemy's check-first are not
+    atomic). Uncontended it costs one round trip."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_DDL_LOCK_KEY})")
+
+
 class WarehouseResource(ConfigurableResource):
     """The SQL warehouse (SQLAlchemy URL ``url``; default ``WAREHOUSE_URL`` or local SQLite).
 
@@ -87,6 +102,7 @@ class WarehouseResource(ConfigurableResource):
                     if self.schema_name:
                         eng = eng.execution_options(schema_translate_map={None: self.schema_name})
                         with eng.begin() as c:
+                            _ddl_lock(c)
                             c.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema_name}"')
                     _ENGINES[cache_key] = eng
             self._engine = eng
@@ -107,10 +123,19 @@ class WarehouseResource(ConfigurableResource):
         from ..engine.ledger import metadata as ledger_metadata
         from ..engine.schema import ensure_audit_defaults
 
-        with self.engine.begin() as conn:
-            for md in (ledger_metadata, *metadatas):
-                md.create_all(conn, checkfirst=True)
-                ensure_audit_defaults(conn, md)
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    _ddl_lock(conn)
+                    for md in (ledger_metadata, *metadatas):
+                        md.create_all(conn, checkfirst=True)
+                        ensure_audit_defaults(conn, md)
+                return
+            except sa.exc.DBAPIError:
+                # other dialects: another process created a table between our check and our
+                # CREATE; the second pass finds it (PostgreSQL is serialised by _ddl_lock)
+                if attempt == 2 or self.dialect == "postgresql":
+                    raise
 
     @contextmanager
     def connect(self, dry_run: bool = False) -> Iterator[sa.Connection]:
