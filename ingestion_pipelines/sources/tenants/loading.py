@@ -12,16 +12,16 @@ against their ids, loaded once per entity — in SQL instead when a parent has m
 (:class:`FileIds`) -> batches of ~``batch_size`` rows (:class:`~ingestion_pipelines.engine.
 staged.CopyRows`, whole text blocks) -> :class:`~ingestion_pipelines.engine.staged.StagedUpsert`
 (PostgreSQL: COPY straight into the table while the keys are new, the audit columns filled by
-their defaults; else COPY into staging + upsert; other dialects: executemany) on a writer
-thread while the next slice is parsed -> one commit per batch -> ledger row -> ``ANALYZE``
-after a big load.
+their defaults; else COPY into staging + upsert; other dialects: executemany) on one writer
+thread per entity load (:class:`_Writer`) while the parser goes on — into the next file too
+-> one commit per batch -> ledger row per file -> ``ANALYZE`` after a big load.
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
 stays flat. Memory: the ids seen so far in the file (to report duplicates; ~36 bytes each,
-~13 MB for a 350,000-line chunk file, see :class:`FileIds`) and the parent ids (8 bytes each above 100,000), plus at
-most three batches and one slice (the raw text of a line the database refuses is read again
-from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants".
+~13 MB for a 350,000-line chunk file, see :class:`FileIds`) and the parent ids (8 bytes each
+above 100,000), plus at most three batches and one slice (the raw text of a line the
+database refuses is read again from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants".
 """
 
 from __future__ import annotations
