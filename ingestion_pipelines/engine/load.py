@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from .outcomes import IngestReport, Outcome, RowOutcome
-from .schema import AUDIT_COLUMNS, natural_key
+from .schema import AUDIT_COLUMNS, natural_key, qualified_name
 
 
 @dataclass
@@ -142,9 +142,7 @@ class BatchLoader:
         self.audit = {k: v for k, v in (audit or {}).items() if k in self.table.c}
         self.is_postgres = conn.dialect.name == "postgresql"
         self._staging: str | None = None
-        translate = conn.get_execution_options().get("schema_translate_map") or {}
-        schema = self.table.schema or translate.get(None)
-        self.qualified = _quote_qualified(f"{schema}.{self.table.name}" if schema else self.table.name)
+        self.qualified = qualified_name(conn, self.table)
 
     # -- public -----------------------------------------------------------------------
     def load(self, rows: Sequence[PendingRow]) -> list[RowOutcome]:
@@ -405,10 +403,6 @@ def sync_children(conn: sa.Connection, spec: TableLoad, parent_column: str, pare
             conn.execute(t.delete().where(*[t.c[k] == e[k] for k in spec.key]))
             deleted[e[parent_column]] = deleted.get(e[parent_column], 0) + 1
     return outcomes, deleted
-
-
-def _quote_qualified(name: str) -> str:
-    return ".".join(f'"{p}"' for p in name.split("."))
 
 
 def _is_text(col: sa.Column) -> bool:

@@ -26,10 +26,9 @@ Other dialects: :class:`StagedUpsert` falls back to :class:`~.load.BatchLoader` 
 from __future__ import annotations
 
 import datetime
-import io
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import psycopg2
 import sqlalchemy as sa
@@ -41,7 +40,7 @@ try:
 except ImportError:  # older name
     from .load import _db_message as db_message
 from .outcomes import Outcome
-from .schema import AUDIT_COLUMNS, AUDIT_SETTINGS, audit_defaults_in_place, natural_key
+from .schema import AUDIT_COLUMNS, AUDIT_SETTINGS, audit_defaults_in_place, natural_key, qualified_name
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,6 @@ class StagedResult:
         self.unchanged += other.unchanged
         self.failed.extend(other.failed)
         self.skipped.extend(other.skipped)
-
-
-def _quote_qualified(name: str) -> str:
-    return ".".join(f'"{p}"' for p in name.split("."))
 
 
 _ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -222,8 +217,6 @@ class StagedUpsert:
         self.audit = dict(audit or {})
         self.key = natural_key(table)
         self.is_postgres = conn.dialect.name == "postgresql"
-        translate = conn.get_execution_options().get("schema_translate_map") or {}
-        self.schema = table.schema or translate.get(None)
         self._staging: str | None = None
         self._plain_ok = True
         #: COPY straight into ``table`` (no staging, each row written once) while no key of a
@@ -236,7 +229,7 @@ class StagedUpsert:
         self.timings: dict[str, float] = {"copy": 0.0, "orphans": 0.0, "write": 0.0}
 
     def _q(self, t: sa.Table) -> str:
-        return _quote_qualified(f"{self.schema}.{t.name}" if self.schema else t.name)
+        return qualified_name(self.conn, t)
 
     # -- PostgreSQL --------------------------------------------------------------------
     def _ensure_staging(self) -> str:
@@ -418,13 +411,13 @@ class StagedUpsert:
         and bisects the batch)."""
         if self._audit_defaults is None:
             self._audit_defaults = audit_defaults_in_place(self.conn, self.table)
-        audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
         settings = None
         if self._audit_defaults:
             suffix, cols = "", self.columns
             settings = [(AUDIT_SETTINGS[c], "" if self.audit.get(c) is None else str(self.audit[c]))
                         for c in AUDIT_SETTINGS if c in self.table.c]
         else:
+            audit_cols = [c for c in AUDIT_COLUMNS if c in self.table.c]
             ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
             vals = [ts if c == "_ingested_at" else
                     ("\\N" if self.audit.get(c) is None else copy_escape(str(self.audit[c]))) for c in audit_cols]
