@@ -179,11 +179,7 @@ def content_token(store: BlobStore, obj: BlobObject) -> str:
     """A content identity for a run_key: the S3 ETag, or the sha256 of a local file."""
     if store.is_remote():
         return obj.etag
-    h = hashlib.sha256()
-    with store.open(obj.key) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_of(Location(uri=obj.uri, store=store, key=obj.key))[0]
 
 
 def content_tokens(store: BlobStore, objs: Iterable[BlobObject], workers: int | None = None) -> dict[str, str]:

@@ -118,7 +118,6 @@ def _existing(conn: sa.Connection, table: sa.Table, cols: list[str], key: str, k
     return out
 
 
-
 def _party_rows(conn: sa.Connection, table: sa.Table, kind: str, songs, now) -> tuple[dict, dict, list[PendingRow]]:
     """Clients or vendors (``kind``) of the parsed songs, one per normalised name (seed 002
     stages 2-3): ({key: id}, {key: display name}, rows for ``table``). The display name is
@@ -148,6 +147,7 @@ def _party_rows(conn: sa.Connection, table: sa.Table, kind: str, songs, now) -> 
         rows.append(PendingRow(i + 1, {"id": ids[k], "name_key": k, "name": display[k],
                                        "emails": merged or None, "created_at": now}))
     return ids, display, rows
+
 
 def _run(conn, spec: TableLoad, rows: list[PendingRow], *, dry_run: bool, batch_size: int,
          audit: Mapping[str, Any], on_batch=None) -> IngestReport:

@@ -49,7 +49,8 @@ from ...engine.staged import CopyRows, StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
 from . import schema
 from ...engine.columnar import ColumnarParser
-from .records import FIELDS, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, parent_refs
+from .records import (FIELDS, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, hashes_of, in_sorted,
+                      parent_refs)
 
 SOURCE = "tenants"
 LANDING_PREFIX = "tenants/"
@@ -75,8 +76,13 @@ def iter_lines(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
     """The ``\\n``-separated lines of a binary stream (without the newline; a trailing
     ``\\r`` is removed), read ``chunk`` bytes at a time (see :func:`iter_slices`)."""
     for data in iter_slices(f, chunk):
-        for ln in data.split(b"\n")[:-1]:
-            yield ln[:-1] if ln.endswith(b"\r") else ln
+        yield from _split_lines(data)
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """The lines of a slice of whole lines (see :func:`iter_slices`), without their
+    newlines; a trailing ``\r`` is removed."""
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
 
 
 @dataclass
@@ -387,17 +393,17 @@ class _Writer:
         elif self.fatal is not None and self.log is not None:
             self.log.error(f"the {self.entity} writer also failed: {type(self.fatal).__name__}: {self.fatal}")
 
-    def bad(self, job: _FileJob, line: int, reason: str, raw: bytes | None) -> None:
+    def bad(self, job: _FileJob, line: int, reason: str, raw: bytes | None, *, skipped: bool = False) -> None:
+        """Count line ``line`` of ``job``'s file as failed (or, with ``skipped``, skipped:
+        replaced by a later line of its batch) and write it to the failed records."""
         with self.lock:
-            job.fr.failed += 1
+            if skipped:
+                job.fr.skipped += 1
+                reason = f"skipped: {reason}"
+            else:
+                job.fr.failed += 1
             if self.failed is not None:
                 self.failed.add(job.obj.uri, line, reason, raw)
-
-    def skip(self, job: _FileJob, line: int, reason: str, raw: bytes | None) -> None:
-        with self.lock:
-            job.fr.skipped += 1
-            if self.failed is not None:
-                self.failed.add(job.obj.uri, line, f"skipped: {reason}", raw)
 
     # -- the writer thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -462,7 +468,7 @@ class _Writer:
                 if job.db_failed:
                     _report_db_failures(self.store, obj, sorted(job.db_failed), lambda *a: self.bad(job, *a))
                 if job.db_skipped:
-                    _report_db_failures(self.store, obj, sorted(job.db_skipped), lambda *a: self.skip(job, *a))
+                    _report_db_failures(self.store, obj, sorted(job.db_skipped), lambda *a: self.bad(job, *a, skipped=True))
             except Exception as exc:  # noqa: BLE001
                 error = exc.with_traceback(None)
         if error is None:
@@ -470,25 +476,21 @@ class _Writer:
                 real = job.hasher.h.hexdigest()
                 rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
                 sha, size = real, job.hasher.size
-            record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="succeeded", run_id=self.run_id,
-                        tenant_id=self.tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
-                        rows_failed=fr.failed)
-            conn.commit()
-            return
-        conn.rollback()
-        fr.status, fr.error = "failed", f"{type(error).__name__}: {error}"[:2000]
-        if job.hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
-            try:
-                real, size = sha256_of(Location(uri=obj.uri, store=self.store, key=obj.key))
-                rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
-                sha = real
-            except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
-                conn.rollback()
-        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size, status="failed", run_id=self.run_id,
-                    tenant_id=self.tenant_id, rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated,
-                    rows_failed=fr.failed, error=fr.error)
+        else:
+            conn.rollback()
+            fr.status, fr.error = "failed", f"{type(error).__name__}: {error}"[:2000]
+            if job.hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
+                try:
+                    real, size = sha256_of(Location(uri=obj.uri, store=self.store, key=obj.key))
+                    rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
+                    sha = real
+                except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
+                    conn.rollback()
+        record_file(conn, source=SOURCE, uri=obj.uri, sha256=sha, size=size,
+                    status="succeeded" if error is None else "failed", run_id=self.run_id, tenant_id=self.tenant_id,
+                    rows_read=fr.rows_read, rows_loaded=fr.inserted + fr.updated, rows_failed=fr.failed, error=fr.error)
         conn.commit()
-        if self.log is not None:
+        if error is not None and self.log is not None:
             self.log.error(f"{fr.name}: failed, {fr.error}; continuing with the next file")
 
 
@@ -581,8 +583,9 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     fast = careful = columnar = None
     read = 0
 
-    def careful_line(n: int, raw: bytes) -> tuple[str, bytes] | None:
-        """The careful path for one line: ``(id, COPY text)``, or None (blank, or bad: reported)."""
+    def careful_line(n: int, raw: bytes) -> tuple[int, str, bytes, bytes] | None:
+        """The careful path for line ``n``: the row ``(line, id, COPY text, raw line)`` for
+        :func:`add_rows`, or None (blank, or bad: reported)."""
         nonlocal read
         if not raw or raw.isspace():
             return None
@@ -598,7 +601,7 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
                 bad(n, str(e), raw)
                 return None
         text, rid = out
-        return rid, text.encode()
+        return n, rid, text.encode(), raw
 
     def add_rows(rows: list[tuple[int, str, bytes, bytes]]) -> None:
         """Rows ``(line, id, COPY text, raw line)`` in line order: each whose id is new in the
@@ -612,9 +615,6 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
                 bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
                 continue
             batch.add_row(n, text)
-
-    def split(data: bytes) -> list[bytes]:
-        return [ln[:-1] if ln.endswith(b"\r") else ln for ln in data.split(b"\n")[:-1]]
 
     misses = 0  # slices in a row of which Arrow read nothing
 
@@ -632,18 +632,13 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
             data, n0, count = todo.pop()
             pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and misses < 2 else None
             if pb is None:
-                lines = split(data)
+                lines = _split_lines(data)
                 if count >= 2 * MIN_COLUMNAR_LINES and misses < 2:
                     mid = count // 2
                     todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
                     todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
                 else:
-                    rows = []
-                    for k, raw in enumerate(lines):
-                        out = careful_line(n0 + k, raw)
-                        if out is not None:
-                            rows.append((n0 + k, out[0], out[1], raw))
-                    add_rows(rows)
+                    add_rows([r for k, raw in enumerate(lines) if (r := careful_line(n0 + k, raw)) is not None])
                 continue
             some_read = True
             parsed(pb, data, n0, count)
@@ -658,15 +653,15 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
             batch.add_block(n0, count, pb.text)
             return
         # in line order, so duplicate ids are told exactly as the careful path tells them
-        lines = split(data)
+        lines = _split_lines(data)
         rejected = set(pb.rejected)
         good = iter(zip(pb.ids, pb.rows))
         rows = []
         for k in range(count):
             if k in rejected:
-                out = careful_line(n0 + k, lines[k])
-                if out is not None:
-                    rows.append((n0 + k, out[0], out[1], lines[k]))
+                r = careful_line(n0 + k, lines[k])
+                if r is not None:
+                    rows.append(r)
                 continue
             rid, row = next(good)
             read += 1
@@ -698,16 +693,15 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
             close()
     except Exception as exc:  # noqa: BLE001 - e.g. a truncated gzip: this file fails, the next loads
         if writer.fatal is not None:
-            raise  # the ledger failed: the whole load stops
+            raise  # the ledger failed: the whole load stops (the writer drains what follows)
         parse_error = exc.with_traceback(None)  # (a traceback would keep this file's ids alive)
     except BaseException as exc:  # an interrupt: the file's ledger row is closed as failed, then it propagates
-        fr.rows_read += read
-        writer.end(job, exc)
+        parse_error = exc
         raise
     finally:
         _gc_pause(False)
-    fr.rows_read += read
-    writer.end(job, parse_error)
+        fr.rows_read += read
+        writer.end(job, parse_error)
 
 
 _gc_lock = threading.Lock()
@@ -758,18 +752,15 @@ class FileIds:
         k = len(block_ids)
         if not k:
             return True
-        h = np.fromiter(map(hash, block_ids), dtype=np.int64, count=k)
+        h = hashes_of(block_ids)
         order = np.argsort(h, kind="stable")
         hs = h[order]
         if k > 1 and bool((hs[1:] == hs[:-1]).any()):
             return False
         if self.single_hashes and not self.single_hashes.isdisjoint(hs.tolist()):
             return False
-        for rh, _ in self.runs:
-            i = np.searchsorted(rh, hs)
-            np.minimum(i, len(rh) - 1, out=i)
-            if bool((rh[i] == hs).any()):
-                return False
+        if self._in_runs(hs).any():
+            return False
         self.blocks.append((n0, id_array if id_array is not None else list(block_ids)))
         self.starts.append(n0)
         self.runs.append((hs, order.astype(np.int64) + n0))
@@ -783,17 +774,18 @@ class FileIds:
     def hits(self, rids: list) -> list[bool]:
         """Per id: True when its hash is in one of the blocks' runs (it may have been seen:
         :meth:`add` decides exactly), False when it is not (:meth:`add_new` suffices)."""
-        import numpy as np
-
         if not self.runs or not rids:
             return [False] * len(rids)
-        h = np.fromiter(map(hash, rids), dtype=np.int64, count=len(rids))
-        hit = np.zeros(len(rids), dtype=bool)
+        return self._in_runs(hashes_of(rids)).tolist()
+
+    def _in_runs(self, h: Any) -> Any:
+        """Per hash of ``h``, whether one of the runs holds it (a NumPy bool array)."""
+        import numpy as np
+
+        hit = np.zeros(len(h), dtype=bool)
         for rh, _ in self.runs:
-            i = np.searchsorted(rh, h)
-            np.minimum(i, len(rh) - 1, out=i)
-            hit |= rh[i] == h
-        return hit.tolist()
+            hit |= in_sorted(rh, h)
+        return hit
 
     def add_new(self, rid: Any, n: int) -> int | None:
         """:meth:`add` for an id whose hash is in no block (see :meth:`hits`)."""
@@ -807,11 +799,7 @@ class FileIds:
     def add(self, rid: Any, n: int) -> int | None:
         """Add the id of line ``n``; returns None, or the line it was first seen at."""
         first = self.first_line(rid)
-        if first is not None:
-            return first
-        self.single[rid] = n
-        self.single_hashes.add(hash(rid))
-        return None
+        return first if first is not None else self.add_new(rid, n)
 
     def first_line(self, rid: Any) -> int | None:
         """The line ``rid`` was first seen at, or None."""

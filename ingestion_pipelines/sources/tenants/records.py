@@ -21,7 +21,7 @@ import re
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
@@ -183,6 +183,23 @@ def _conv(field: str, kind: Any) -> Callable[[Any], str]:
     return f
 
 
+def hashes_of(values: Sequence) -> Any:
+    """The 64-bit ``hash()`` of each value, as a NumPy ``int64`` array (the key of
+    :class:`HashedIdSet` and of the loader's duplicate-id index)."""
+    import numpy as np
+
+    return np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+
+
+def in_sorted(sorted_hashes: Any, needles: Any) -> Any:
+    """Per needle, whether it is in the ascending, non-empty ``int64`` array
+    ``sorted_hashes`` (one binary search each, vectorised): a NumPy bool array."""
+    import numpy as np
+
+    i = np.minimum(np.searchsorted(sorted_hashes, needles), len(sorted_hashes) - 1)
+    return sorted_hashes[i] == needles
+
+
 class HashedIdSet:
     """A read-only set of string ids kept as a sorted ``array('q')`` of their 64-bit hashes:
     8 bytes per id (500,000 order ids: 4 MB instead of ~47 MB as a ``set``). ``v in s`` is
@@ -218,11 +235,9 @@ class HashedIdSet:
         a = np.frombuffer(self._a, dtype=np.int64) if len(self._a) else np.zeros(0, np.int64)
         if not len(a):
             return list(values)
-        h = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        h = hashes_of(values)
         order = np.argsort(h)  # sorted needles: the binary searches stay in cache (~5x faster)
-        hs = h[order]
-        i = np.minimum(np.searchsorted(a, hs), len(a) - 1)
-        return [values[k] for k in np.sort(order[a[i] != hs])]
+        return [values[k] for k in np.sort(order[~in_sorted(a, h[order])])]
 
 
 @dataclass
