@@ -38,6 +38,7 @@ RSS by ~50 MB (measured with the parser alone).
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import re
 from array import array
@@ -295,21 +296,17 @@ def _clean(col: pa.Array) -> pa.Array:
     return pc.and_(pc.and_(ok, pc.greater(pc.binary_length(col), 0)), pc.invert(pc.match_substring(col, "\\")))
 
 
-_EMAIL_LETTERS: list[str] = []
-
-
+@functools.cache
 def _email_letters() -> str:
     """A regex of e-mail addresses made of ASCII and the Latin letters (U+00C0..U+024F) whose
     lower case is the same one character by Arrow's ``utf8_lower`` (Unicode's simple case
     mapping) and by Python's ``str.lower`` (the full mapping, which the careful parsers use) —
     computed here, not assumed (``İ`` lower-cases to two characters in Python, for one).
     Other addresses go to the careful path."""
-    if not _EMAIL_LETTERS:
-        cands = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha() and chr(c).isprintable()]
-        arrow = pc.utf8_lower(pa.array(cands, pa.string())).to_pylist()
-        ok = "".join(c for c, a in zip(cands, arrow) if c.lower() == a and len(a) == 1)
-        _EMAIL_LETTERS.append("^[\\x00-\\x7f" + re.escape(ok) + "]*$")
-    return _EMAIL_LETTERS[0]
+    cands = [chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha() and chr(c).isprintable()]
+    arrow = pc.utf8_lower(pa.array(cands, pa.string())).to_pylist()
+    ok = "".join(c for c, a in zip(cands, arrow) if c.lower() == a and len(a) == 1)
+    return "^[\\x00-\\x7f" + re.escape(ok) + "]*$"
 
 
 def _calendar_ok(v: str) -> bool:
