@@ -76,31 +76,40 @@ def already_loaded(conn: sa.Connection, *, source: str, uri: str, sha256: str, t
     return bool(conn.execute(q).scalar())
 
 
-def loaded_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str = "") -> bool:
-    """True when some content of ``uri`` loaded successfully before. When not, a loader may
+def loaded_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str = "",
+                  any_status: bool = False) -> bool:
+    """True when some content of ``uri`` loaded successfully before (with ``any_status``:
+    when the ledger has any row of ``uri``, e.g. a failed attempt). When not, a loader may
     read the file once — hashing it while it loads, see :func:`rekey_file` — instead of
     hashing it first: no content of it can be "already loaded"."""
     q = sa.select(ingest_files.c.id).where(
-        ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri,
-        ingest_files.c.status == "succeeded").limit(1)
-    return conn.execute(q).first() is not None
+        ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri)
+    if not any_status:
+        q = q.where(ingest_files.c.status == "succeeded")
+    return conn.execute(q.limit(1)).first() is not None
 
 
 def rekey_file(conn: sa.Connection, *, source: str, uri: str, tenant_id: str, old_sha256: str,
-               new_sha256: str) -> None:
+               new_sha256: str) -> int | None:
     """Give the ledger row recorded under a placeholder ``old_sha256`` (a load that hashed
-    its file while loading) its real ``new_sha256``; an earlier row of (uri, new_sha256) —
-    a failed attempt of the same content — is replaced."""
+    its file while loading) its real ``new_sha256``; its ``id`` does not change. An earlier
+    row of (uri, new_sha256) — an attempt of the same content, e.g. by a concurrent run — is
+    replaced: its ``id`` is returned (rows that reference it, ``_ingest_file_id``, should be
+    pointed at the placeholder row's id), else None."""
     key = [ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri]
-    conn.execute(ingest_files.delete().where(*key, ingest_files.c.sha256 == new_sha256))
+    earlier = conn.execute(sa.select(ingest_files.c.id).where(*key, ingest_files.c.sha256 == new_sha256)).scalar()
+    if earlier is not None:
+        conn.execute(ingest_files.delete().where(ingest_files.c.id == earlier))
     conn.execute(ingest_files.update().where(*key, ingest_files.c.sha256 == old_sha256).values(sha256=new_sha256))
+    return int(earlier) if earlier is not None else None
 
 
 def record_file(conn: sa.Connection, *, source: str, uri: str, sha256: str, size: int | None,
                 status: str, run_id: str | None, tenant_id: str = "", rows_read: int = 0,
                 rows_loaded: int = 0, rows_failed: int = 0, error: str | None = None,
-                started_at: dt.datetime | None = None) -> None:
-    """Insert or update the ledger row for (source, tenant_id, uri, sha256)."""
+                started_at: dt.datetime | None = None) -> int:
+    """Insert or update the ledger row for (source, tenant_id, uri, sha256); returns its
+    ``id`` (stable across updates, and across :func:`rekey_file`)."""
     values: dict[str, Any] = dict(
         size=size, status=status, run_id=run_id, rows_read=rows_read, rows_loaded=rows_loaded,
         rows_failed=rows_failed, error=error, finished_at=_now(),
@@ -109,4 +118,7 @@ def record_file(conn: sa.Connection, *, source: str, uri: str, sha256: str, size
     where = [ingest_files.c[k] == v for k, v in key.items()]
     res = conn.execute(ingest_files.update().where(*where).values(**values))
     if res.rowcount == 0:
-        conn.execute(ingest_files.insert().values(**key, **values, started_at=started_at or _now()))
+        ins = conn.execute(ingest_files.insert().values(**key, **values, started_at=started_at or _now()))
+        if ins.inserted_primary_key and ins.inserted_primary_key[0] is not None:
+            return int(ins.inserted_primary_key[0])
+    return int(conn.execute(sa.select(ingest_files.c.id).where(*where)).scalar_one())

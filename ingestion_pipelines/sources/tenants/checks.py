@@ -12,17 +12,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ...engine.ledger import ingest_files
 from ...engine.schema import qualified_name
 
 from . import schema
-from .records import FIELDS, REFS
+from .records import FIELDS, REFS, SOURCE
 
 
 def scan_counts(conn: sa.Connection, entity: str, tenant_id: str) -> dict[str, int]:
     """One scan of the tenant's rows of ``entity`` answering three checks at once: ``rows``
-    (count), ``foreign`` (rows whose ``_source`` is not one of this tenant's landed files,
-    ``.../tenants/<tenant_id>/...``) and ``orphans_<column>`` per reference (rows whose
-    parent row is missing: a LEFT JOIN to the tenant's parent rows). On PostgreSQL the joins
+    (count), ``foreign`` (rows whose ``_ingest_file_id`` is not the ledger row of one of this
+    tenant's landed files — source ``tenants``, the tenant's id, a URI under
+    ``.../tenants/<tenant_id>/``), ``no_lineage`` (rows without a ledger reference: written
+    before the column existed) and ``orphans_<column>`` per reference (rows whose parent row is
+    missing: a LEFT JOIN to the tenant's parent rows). On PostgreSQL the joins
     get ``work_mem`` for in-memory hash tables (500,000 order keys need ~45 MB; the default
     4 MB spills to disk) and no JIT compilation (PostgreSQL compiles a query this size in
     each parallel worker: +0.1-0.3 s, and ~25 % more CPU, on a ~1 s scan of 1.75 M order
@@ -37,8 +40,12 @@ def scan_counts(conn: sa.Connection, entity: str, tenant_id: str) -> dict[str, i
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
     mine = f"/tenants/{tenant_id}/"
-    cols = [sa.func.count().label("rows"), count_if(~t.c._source.contains(mine, autoescape=True)).label("foreign")]
-    src: sa.FromClause = t
+    f = ingest_files.alias("f")  # the tenant's few ledger rows: a hash table of ids
+    src: sa.FromClause = t.outerjoin(f, sa.and_(f.c.id == t.c._ingest_file_id, f.c.source == SOURCE,
+                                                f.c.tenant_id == tenant_id, f.c.uri.contains(mine, autoescape=True)))
+    cols = [sa.func.count().label("rows"),
+            count_if(sa.and_(t.c._ingest_file_id.is_not(None), f.c.id.is_(None))).label("foreign"),
+            count_if(t.c._ingest_file_id.is_(None)).label("no_lineage")]
     for cols_, parent in REFS.get(entity, []):
         pt = schema.ENTITY_TABLES[parent]
         col = cols_[1]
@@ -109,7 +116,7 @@ def run_checks(conn: sa.Connection, entity: str, tenant_id: str, *, good: int, w
         d = duplicate_keys(conn, entity, tenant_id)
         out["no_duplicate_keys"] = (d == 0, {"duplicate_keys": d})
     f = counts["foreign"]
-    out["tenant_isolation"] = (f == 0, {"rows_from_other_sources": f})
+    out["tenant_isolation"] = (f == 0, {"rows_from_other_sources": f, "rows_without_file_id": counts.get("no_lineage", 0)})
     return out
 
 

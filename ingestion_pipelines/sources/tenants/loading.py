@@ -49,10 +49,9 @@ from ...engine.staged import CopyRows, StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
 from . import schema
 from ...engine.columnar import ColumnarParser
-from .records import (FIELDS, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, hashes_of, in_sorted,
-                      parent_refs)
+from .records import (FIELDS, SOURCE, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, hashes_of,
+                      in_sorted, parent_refs)
 
-SOURCE = "tenants"
 LANDING_PREFIX = "tenants/"
 RESULTS_PREFIX = "results/tenants"
 
@@ -287,6 +286,8 @@ class _FileJob:
     error: BaseException | None = None
     db_failed: list[tuple[int, str]] = field(default_factory=list)
     db_skipped: list[tuple[int, str]] = field(default_factory=list)
+    #: its ``ingest_files`` row (set by the writer when the row is created)
+    file_id: int | None = None
 
 
 def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs, run_id, batch_size,
@@ -303,7 +304,11 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
     for obj in files:
         name = posixpath.basename(obj.key)
         hasher: _Sha256 | None = None
-        if loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id):
+        # a file the ledger has seen (loaded, or an attempt that failed) is hashed first; a
+        # new one is hashed while it loads, its ledger row keyed by a placeholder until then
+        # (so rekey_file never meets an earlier row of the same content, which rows of that
+        # attempt would reference, except when two runs load the same new file at once)
+        if loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, any_status=True):
             sha, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
             if already_loaded(conn, source=SOURCE, uri=obj.uri, sha256=sha, tenant_id=tenant_id):
                 plan.append(FileResult(obj.uri, name, "skipped"))
@@ -423,11 +428,12 @@ class _Writer:
                     pass
 
     def _begin(self, job: _FileJob) -> None:
-        record_file(self.conn, source=SOURCE, uri=job.obj.uri, sha256=job.sha, size=job.size, status="running",
-                    run_id=self.run_id, tenant_id=self.tenant_id)
+        job.file_id = record_file(self.conn, source=SOURCE, uri=job.obj.uri, sha256=job.sha, size=job.size,
+                                  status="running", run_id=self.run_id, tenant_id=self.tenant_id)
         self.conn.commit()
+        # each row's lineage is its file's ledger row (schema: _ingest_file_id)
         self.loader = StagedUpsert(self.conn, self.table, self.cols, self.refs,
-                                   audit={"_source": job.obj.uri, "_run_id": self.run_id}, async_commit=True)
+                                   audit={"_ingest_file_id": job.file_id}, async_commit=True)
 
     def _batch(self, job: _FileJob, batch: CopyRows) -> None:
         if job.error is not None:
@@ -474,7 +480,7 @@ class _Writer:
         if error is None:
             if job.hasher is not None:
                 real = job.hasher.h.hexdigest()
-                rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
+                self._rekey(job, real)
                 sha, size = real, job.hasher.size
         else:
             conn.rollback()
@@ -482,7 +488,7 @@ class _Writer:
             if job.hasher is not None:  # the ledger row gets the file's real sha256, if it can still be read
                 try:
                     real, size = sha256_of(Location(uri=obj.uri, store=self.store, key=obj.key))
-                    rekey_file(conn, source=SOURCE, uri=obj.uri, tenant_id=self.tenant_id, old_sha256=sha, new_sha256=real)
+                    self._rekey(job, real)
                     sha = real
                 except Exception:  # noqa: BLE001 - keep the placeholder: the row still tells the failure
                     conn.rollback()
@@ -492,6 +498,17 @@ class _Writer:
         conn.commit()
         if error is not None and self.log is not None:
             self.log.error(f"{fr.name}: failed, {fr.error}; continuing with the next file")
+
+    def _rekey(self, job: _FileJob, real_sha: str) -> None:
+        """Key ``job``'s ledger row by the file's real sha256; rows that referenced an earlier
+        ledger row of the same content (replaced: a concurrent run's attempt) are pointed at
+        this one."""
+        replaced = rekey_file(self.conn, source=SOURCE, uri=job.obj.uri, tenant_id=self.tenant_id,
+                              old_sha256=job.sha, new_sha256=real_sha)
+        if replaced is not None and job.file_id is not None:
+            t = self.table
+            self.conn.execute(t.update().where(t.c.tenant_id == self.tenant_id, t.c._ingest_file_id == replaced)
+                              .values(_ingest_file_id=job.file_id))
 
 
 #: Rows written by one entity load above which the table is ANALYZEd at its end (~0.1-0.3 s;

@@ -28,6 +28,8 @@ import orjson
 from ...engine.staged import ParentRef, copy_escape
 from . import schema
 
+#: ``ingest_files.source`` of this source's files
+SOURCE = "tenants"
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "BRL", "CHF", "SEK")
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
 STOCK_EVENT_TYPES = ("restock", "sale", "adjustment", "return")
