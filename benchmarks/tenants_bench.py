@@ -46,15 +46,18 @@ sys.path.insert(0, str(ROOT))
 
 
 
-def _load_partition(entity_assets, tenant, inst, wh, store, batch_size, db: dict) -> int:
-    """Materialise the six per-tenant assets for one partition (checks must pass); add each
-    entity's DB seconds into ``db``; return the rows inserted."""
+def _load_partition(entity_assets, tenant, inst, wh, store, batch_size, db: dict, run_config: dict | None) -> int:
+    """Materialise the six per-tenant assets for one partition with the sensor's run config
+    (checks must pass); add each entity's DB seconds into ``db``; return the rows inserted."""
     from dagster import materialize
 
     from ingestion_pipelines.sources.tenants.records import ENTITIES
 
+    ops = {f"tenants__{e}": {"config": {"batch_size": batch_size}} for e in ENTITIES}
+    for op, cfg in ((run_config or {}).get("ops") or {}).items():
+        ops[op]["config"].update(cfg["config"])
     r = materialize(entity_assets, partition_key=tenant, instance=inst, resources={"warehouse": wh, "blob_store": store},
-                    run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": batch_size}} for e in ENTITIES}})
+                    run_config={"ops": ops})
     assert r.success
     rows = 0
     for e in ENTITIES:
@@ -111,7 +114,7 @@ def method_e2e(args) -> dict:
         for rr in res.run_requests:
             if rr.job_name != "tenants_files_job":
                 continue
-            rows += _load_partition(entity_assets, rr.partition_key, inst, wh, store, args.batch_size, db)
+            rows += _load_partition(entity_assets, rr.partition_key, inst, wh, store, args.batch_size, db, rr.run_config)
     return {"rows": rows, "seconds": time.perf_counter() - t0, "sensor_seconds": t_sensor,
             "db_seconds": {k: round(v, 1) for k, v in db.items()}}
 
@@ -274,10 +277,11 @@ def method_e2e_par(args) -> dict:
     with DagsterInstance.ephemeral() as inst:
         res = tenants_landing_sensor(build_sensor_context(instance=inst, resources={"blob_store": store}))
     t_sensor = time.perf_counter() - t0
-    tenants = [rr.partition_key for rr in res.run_requests if rr.job_name == "tenants_files_job"]
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", "e2e_tenant", "--tenant", tid, "--pg", args.pg,
-                               "--schema", args.schema, "--store", str(args.store), "--batch-size", str(args.batch_size)],
-                              stdout=subprocess.PIPE, text=True) for tid in tenants]
+    runs = [rr for rr in res.run_requests if rr.job_name == "tenants_files_job"]
+    procs = [subprocess.Popen([sys.executable, __file__, "--child", "e2e_tenant", "--tenant", rr.partition_key,
+                               "--pg", args.pg, "--schema", args.schema, "--store", str(args.store),
+                               "--batch-size", str(args.batch_size), "--run-config", json.dumps(rr.run_config)],
+                              stdout=subprocess.PIPE, text=True) for rr in runs]
     outs = []
     for p in procs:
         stdout, _ = p.communicate()
@@ -307,7 +311,8 @@ def method_e2e_tenant(args) -> dict:
     rows, db = 0, {}
     with DagsterInstance.ephemeral() as inst:
         inst.add_dynamic_partitions("tenants", [args.tenant])
-        rows += _load_partition(entity_assets, args.tenant, inst, wh, store, args.batch_size, db)
+        rows += _load_partition(entity_assets, args.tenant, inst, wh, store, args.batch_size, db,
+                                json.loads(args.run_config or "{}"))
     return {"rows": rows, "db_seconds": db}
 
 
@@ -374,7 +379,7 @@ def main() -> None:
                          "gives each method's median and range (this machine's speed drifts by ±15 %%).")
     ap.add_argument("--child", dest="method", default=None)
     ap.add_argument("--store"), ap.add_argument("--schema"), ap.add_argument("--tsv"), ap.add_argument("--data")
-    ap.add_argument("--tenant")
+    ap.add_argument("--tenant"), ap.add_argument("--run-config")
     args = ap.parse_args()
     if args.method:
         return child(args)

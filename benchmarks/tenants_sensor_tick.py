@@ -60,7 +60,7 @@ def main() -> None:
     cursor, ticks = None, []
     while True:
         t0 = time.perf_counter()
-        new, keys, _, cursor = plan_tick(store, cursor, known=set())
+        new, keys, _, cursor, _ = plan_tick(store, cursor, known=set())
         ticks.append(time.perf_counter() - t0)
         print(f"tick {len(ticks)}: {len(keys)} tenant run(s), {ticks[-1]:.2f}s")
         if '"start_after"' not in cursor:

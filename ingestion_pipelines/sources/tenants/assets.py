@@ -54,6 +54,11 @@ class TenantFilesConfig(Config):
     """Run config of the per-tenant assets."""
 
     batch_size: int = Field(default=20_000, description="Rows per COPY/upsert batch (one commit each).")
+    landed_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="Set by the landing sensor: BlobStore key -> '<sha256>@<etag>' of this entity's files as the "
+                    "sensor hashed them. A file whose etag (size and modification time) is unchanged is not "
+                    "hashed again; any other file is hashed as it loads.")
 
 
 def _tenant_row(n: int, rec: dict[str, str]) -> PendingRow:
@@ -182,7 +187,7 @@ def _entity_asset(entity: str):
         failed = FailedRecords()
         with warehouse.connect() as conn:
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
-                              log=context.log, failed=failed)
+                              log=context.log, failed=failed, landed_sha256=config.landed_sha256)
             # the good-records check counts files that loaded to their end; failed files
             # have their own check (all_files_loaded)
             written = sum(res.total(k, loaded_only=True) for k in ("inserted", "updated", "unchanged"))

@@ -33,10 +33,11 @@ import io
 import os
 import posixpath
 import queue
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Mapping
 
 import orjson
 import sqlalchemy as sa
@@ -216,6 +217,8 @@ def _open_lines(store: BlobStore, obj: BlobObject) -> tuple[Iterator[bytes], Cal
     return iter_lines(f), close
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
 #: Bytes read per slice of a file for the columnar path (whole lines; ~12,000 order items).
 #: Larger slices are no faster and keep more memory resident (8 MB: +90 MB peak RSS).
 SLICE_BYTES = 2 << 20
@@ -245,7 +248,7 @@ def iter_slices(f: BinaryIO, size: int = SLICE_BYTES) -> Iterator[bytes]:
 
 def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: str, *, run_id: str,
                 batch_size: int = 20_000, log: Any = None, should_stop: Callable[[], bool] = lambda: False,
-                failed: FailedRecords | None = None) -> EntityResult:
+                failed: FailedRecords | None = None, landed_sha256: Mapping[str, str] | None = None) -> EntityResult:
     """Load every landed file of ``entity`` for ``tenant_id`` through ``conn`` (committed per
     batch and per ledger row). Returns an :class:`EntityResult`; bad lines go to ``failed``.
     A file that fails part-way (e.g. a gzip truncated mid-file, a refused batch) is rolled back
@@ -253,14 +256,18 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     ledger (so a later run loads it again) and in the result (``status="failed"``, ``error``),
     and the next file is loaded; the caller decides how to report it (see
     :attr:`EntityResult.failed_files`). Errors of the ledger itself (e.g. a lost connection)
-    propagate."""
+    propagate.
+
+    ``landed_sha256``: BlobStore key -> ``"<sha256>@<etag>"`` of files already hashed (by the
+    landing sensor, :func:`~.sensors.plan_tick`); a file listed with its current etag (size
+    and modification time) is not hashed again."""
     result = EntityResult(tenant_id, entity)
     table = schema.ENTITY_TABLES[entity]
     cols = columns(entity)
     refs = parent_refs(entity)
     progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
     _load_files(conn, store, tenant_id, entity, landed_files(store, tenant_id, entity), result, table, cols, refs,
-                run_id, batch_size, log, should_stop, failed, progress)
+                run_id, batch_size, log, should_stop, failed, progress, landed_sha256 or {})
     if progress is not None and progress.done:
         progress.finish()
     if conn.dialect.name == "postgresql" and result.total("inserted") + result.total("updated") >= ANALYZE_ABOVE:
@@ -291,9 +298,10 @@ class _FileJob:
 
 
 def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs, run_id, batch_size,
-                log, should_stop, failed, progress) -> None:
+                log, should_stop, failed, progress, landed_sha256: Mapping[str, str]) -> None:
     """The file loop of :func:`load_entity`: first the ledger decides which files load (a
-    file loaded before is hashed and skipped when its content did); then this thread parses
+    file loaded before is hashed — unless the sensor's hash of it still holds — and skipped
+    when its content did); then this thread parses
     the files one after the other while one writer thread (:class:`_Writer`, on ``conn``)
     records each file's ledger row, COPYs its batches and closes its ledger row — so the
     parser is already in the next file while the last batch of the previous one is written
@@ -304,20 +312,23 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
     for obj in files:
         name = posixpath.basename(obj.key)
         hasher: _Sha256 | None = None
+        known, _, etag = landed_sha256.get(obj.key, "").partition("@")
+        if _SHA256_HEX.fullmatch(known) and etag == obj.etag:  # hashed by the landing sensor, unchanged since
+            sha, size = known, obj.size
         # a file the ledger has seen (loaded, or an attempt that failed) is hashed first; a
         # new one is hashed while it loads, its ledger row keyed by a placeholder until then
         # (so rekey_file never meets an earlier row of the same content, which rows of that
         # attempt would reference, except when two runs load the same new file at once)
-        if loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, any_status=True):
+        elif loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, any_status=True):
             sha, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
-            if already_loaded(conn, source=SOURCE, uri=obj.uri, sha256=sha, tenant_id=tenant_id):
-                plan.append(FileResult(obj.uri, name, "skipped"))
-                if log is not None:
-                    log.info(f"{name}: already loaded (sha256 {sha[:12]}), skipped")
-                continue
         else:  # a first load: the file is read once, hashed while it loads
             hasher = _Sha256()
             sha, size = f"pending:{run_id}"[:64], None
+        if hasher is None and already_loaded(conn, source=SOURCE, uri=obj.uri, sha256=sha, tenant_id=tenant_id):
+            plan.append(FileResult(obj.uri, name, "skipped"))
+            if log is not None:
+                log.info(f"{name}: already loaded (sha256 {sha[:12]}), skipped")
+            continue
         plan.append(_FileJob(obj, sha, size, hasher, FileResult(obj.uri, name, "loaded")))
     jobs = [j for j in plan if isinstance(j, _FileJob)]
     ref_sets: list[tuple[str, Any, str]] = []

@@ -7,7 +7,9 @@ listings paged across ticks, 5,000 objects per tick), and returns one ``SensorRe
 * registers every tenant folder not yet a partition of ``tenants`` (``AddDynamicPartitionsRequest``),
 * requests one run of ``tenants_files_job`` per tenant with new files (``partition_key=`` the
   tenant), whose ``run_key`` is built from the new files' content hashes (sha256 locally, the
-  ETag on S3) — the seed's Idempotency-Key: the same upload never runs twice,
+  ETag on S3) — the seed's Idempotency-Key: the same upload never runs twice; from a local
+  store the run's config hands each entity asset the sha256 of its files, so the run does
+  not read each file a second time to hash it (``TenantFilesConfig.landed_sha256``),
 * requests a run of ``tenants_load_job`` when ``tenants/tenants.csv`` changed.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from typing import NamedTuple
 
 from dagster import (
     AddDynamicPartitionsRequest,
@@ -52,8 +55,25 @@ tenants_files_job = define_asset_job(
     executor_def=in_process_executor)
 
 
-def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: int = 5000):
-    """One tick's decisions, without Dagster: ``(new_tenants, {tenant: run_key}, tenants_csv_token, cursor)``.
+class TickPlan(NamedTuple):
+    """One tick's decisions (see :func:`plan_tick`)."""
+
+    #: tenant ids seen for the first time (to register as partitions), sorted
+    new_tenants: list[str]
+    #: tenant id -> run_key of its run (``tenants:<tenant>:<digest of the files' content tokens>``)
+    run_keys: dict[str, str]
+    #: content token of ``tenants/tenants.csv`` when it changed, else None
+    csv_token: str | None
+    #: the cursor to store
+    cursor: str
+    #: tenant id -> entity -> {key: "<sha256>@<etag>"} of its new files, from a local store
+    #: (whose files the tick hashed; S3 gives ETags instead, and nothing here): handed to the
+    #: run, which then need not hash a file again while its etag (size + mtime) is unchanged
+    landed_sha256: dict[str, dict[str, dict[str, str]]]
+
+
+def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: int = 5000) -> TickPlan:
+    """One tick's decisions, without Dagster (a :class:`TickPlan`).
 
     Only keys shaped ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
     scan = scan_landing(store, LANDING_PREFIX, cursor, page_size=page_size, suffixes=(".ndjson", ".ndjson.gz", ".csv"))
@@ -72,12 +92,23 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
     tokens = content_tokens(store, [o for objs in per_tenant.values() for o in objs] + ([csv_obj] if csv_obj else []))
     csv_token = tokens[csv_obj.key] if csv_obj else None
     run_keys = {}
+    landed: dict[str, dict[str, dict[str, str]]] = {}
     for tid, objs in per_tenant.items():
         items = sorted(f"{o.key}={tokens[o.key]}" for o in objs)
         digest = hashlib.sha256("\n".join(items).encode()).hexdigest()[:40]
         run_keys[tid] = f"tenants:{tid}:{digest}"
+        if not store.is_remote():  # the tokens are the files' sha256
+            for o in objs:
+                entity = entity_of(posixpath.basename(o.key), tid)[0]
+                landed.setdefault(tid, {}).setdefault(entity, {})[o.key] = f"{tokens[o.key]}@{o.etag}"
     new_tenants = sorted(t for t in per_tenant if t not in known)
-    return new_tenants, run_keys, csv_token, scan.cursor
+    return TickPlan(new_tenants, run_keys, csv_token, scan.cursor, landed)
+
+
+def files_run_config(landed_sha256: dict[str, dict[str, str]]) -> dict:
+    """The run config of a tenant's ``tenants_files_job`` run handing each entity asset the
+    sha256 of its files the tick computed (``TenantFilesConfig.landed_sha256``)."""
+    return {"ops": {f"tenants__{e}": {"config": {"landed_sha256": files}} for e, files in sorted(landed_sha256.items())}}
 
 
 @sensor(jobs=[tenants_load_job, tenants_files_job], minimum_interval_seconds=30,
@@ -86,13 +117,14 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
 def tenants_landing_sensor(context: SensorEvaluationContext, blob_store: BlobStore) -> SensorResult:
     """Watches ``tenants/`` in the BlobStore; see the module docstring."""
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    new_tenants, run_keys, csv_token, cursor = plan_tick(blob_store, context.cursor, known)
+    new_tenants, run_keys, csv_token, cursor, landed = plan_tick(blob_store, context.cursor, known)
     requests = []
     if csv_token:
         requests.append(RunRequest(job_name=tenants_load_job.name, run_key=f"tenants.csv:{csv_token}",
                                    run_config={"ops": {"tenants__tenants": {"config": {"file": TENANTS_CSV_KEY}}}}))
     for tid, rk in sorted(run_keys.items()):
-        requests.append(RunRequest(job_name=tenants_files_job.name, partition_key=tid, run_key=rk))
+        requests.append(RunRequest(job_name=tenants_files_job.name, partition_key=tid, run_key=rk,
+                                   run_config=files_run_config(landed.get(tid, {}))))
     if new_tenants or run_keys:
         context.log.info(f"{len(new_tenants)} new tenant(s), {len(run_keys)} tenant run(s) requested")
     return SensorResult(

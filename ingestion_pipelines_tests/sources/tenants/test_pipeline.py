@@ -1,6 +1,7 @@
 """gen-dataset -> land (local folder and moto S3) -> landing sensor -> per-tenant partition runs
 -> rows in the real PostgreSQL; re-ingest loads 0; every injected defect reported."""
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -29,10 +30,13 @@ def _run_tick(instance, store, cursor=None):
     return tenants_landing_sensor(ctx)
 
 
-def _materialize_tenant(instance, warehouse, store, tid):
+def _materialize_tenant(instance, warehouse, store, tid, run_config=None):
+    """The tenant's run, with ``run_config`` (a sensor run request's) and small batches."""
+    ops = {f"tenants__{e}": {"config": {"batch_size": 300}} for e in ENTITIES}
+    for op, cfg in ((run_config or {}).get("ops") or {}).items():
+        ops[op]["config"].update(cfg["config"])
     return materialize(entity_assets, partition_key=tid, instance=instance,
-                       resources={"warehouse": warehouse, "blob_store": store},
-                       run_config={"ops": {f"tenants__{e}": {"config": {"batch_size": 300}} for e in ENTITIES}})
+                       resources={"warehouse": warehouse, "blob_store": store}, run_config={"ops": ops})
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -71,8 +75,10 @@ def test_end_to_end_with_defects(tmp_path, pg_warehouse, store):
         assert sorted(instance.get_dynamic_partitions("tenants")) == sorted(summary.tenants)
 
         failed_seen = set()
+        files_runs = {r.partition_key: r for r in by_job["tenants_files_job"]}
         for tid in summary.tenants:
-            result = _materialize_tenant(instance, pg_warehouse, store, tid)
+            # as the sensor asked: locally its run config hands over the files' sha256
+            result = _materialize_tenant(instance, pg_warehouse, store, tid, files_runs[tid].run_config)
             assert result.success
             for ev in result.get_asset_check_evaluations():
                 assert ev.passed, (ev.check_name, ev.metadata)
@@ -98,6 +104,10 @@ def test_end_to_end_with_defects(tmp_path, pg_warehouse, store):
             assert row["ordered_at"].tzinfo is not None and row["total"] > 0
             assert c.execute(sa.select(sa.func.count()).select_from(ingest_files)
                              .where(ingest_files.c.status == "succeeded")).scalar() == len(summary.files)  # tenants.csv too
+            # the ledger holds each file's real sha256 (handed over by the sensor locally, hashed while
+            # loading from S3)
+            for uri, sha in c.execute(sa.select(ingest_files.c.uri, ingest_files.c.sha256)):
+                assert sha == hashlib.sha256(store.get_bytes(store.key_from_uri(uri))).hexdigest(), uri
 
         # re-ingesting the same dataset loads 0 rows (the ledger skips every file)
         tid = summary.tenants[0]
@@ -181,3 +191,40 @@ def test_tenants_csv_bad_rows_register_no_partition(sqlite_warehouse, local_stor
         r2 = materialize([tenants_asset], instance=instance, resources={"warehouse": sqlite_warehouse, "blob_store": local_store})
         md2 = {k: v.value for k, v in r2.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
         assert (md2["created"], md2["unchanged"], md2["new_partitions"]) == (0, 2, 0)
+
+
+def test_sensor_hands_over_sha256_unless_the_file_changed(tmp_path, pg_warehouse, local_store):
+    """From a local store the sensor's run config carries each file's sha256 with its etag
+    (size + modification time): the run records that hash without reading the file to hash
+    it. A file changed after the tick (new etag), or a value that is not a sha256, is hashed
+    as it loads instead — the ledger always holds the content that loaded."""
+    data = tmp_path / "gen"
+    summary = generate(data, tenants=1, products_per_tenant=40, orders_per_tenant=120, seed=3, defects=0.0)
+    upload(local_store, plan_uploads(data))
+    tid = summary.tenants[0]
+    with DagsterInstance.ephemeral() as instance:
+        res = _run_tick(instance, local_store)
+        instance.add_dynamic_partitions("tenants", [tid])
+        rr = next(r for r in res.run_requests if r.job_name == "tenants_files_job")
+        cfg = rr.run_config["ops"]
+        products_key = f"tenants/{tid}/products_{tid}_chunk_0000.ndjson"
+        customers_key = f"tenants/{tid}/customers_{tid}.ndjson"
+        assert set(cfg) == {f"tenants__{e}" for e in ENTITIES}
+        sha, etag = cfg["tenants__products"]["config"]["landed_sha256"][products_key].split("@")
+        assert sha == hashlib.sha256(local_store.get_bytes(products_key)).hexdigest()
+        # after the tick: one file gains a record (its etag changes), another's hash is garbled
+        rec = orjson.loads(local_store.get_bytes(products_key).splitlines()[0])
+        rec["product_id"], rec["sku"] = "prd_late", "SKU-LATE"
+        local_store.put_bytes(products_key, local_store.get_bytes(products_key) + orjson.dumps(rec) + b"\n")
+        cfg["tenants__customers"]["config"]["landed_sha256"][customers_key] = "not-a-sha@" + \
+            cfg["tenants__customers"]["config"]["landed_sha256"][customers_key].split("@")[1]
+        r = _materialize_tenant(instance, pg_warehouse, local_store, tid, rr.run_config)
+        assert r.success and all(ev.passed for ev in r.get_asset_check_evaluations())
+        md = r.asset_materializations_for_node("tenants__products")[0].metadata
+        assert md["inserted"].value == summary.good[tid]["products"] + 1
+        with pg_warehouse.engine.connect() as c:
+            ledger = dict(c.execute(sa.select(ingest_files.c.uri, ingest_files.c.sha256)
+                                    .where(ingest_files.c.tenant_id == tid)).all())
+        assert len(ledger) == len(summary.files) - 1  # every file but tenants.csv
+        for uri, got in ledger.items():
+            assert got == hashlib.sha256(local_store.get_bytes(local_store.key_from_uri(uri))).hexdigest(), uri

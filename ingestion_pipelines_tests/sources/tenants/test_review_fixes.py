@@ -42,7 +42,7 @@ def test_tenant_id_with_underscore_is_seen_and_loaded(tmp_path, warehouse, local
     assert [p.tenant_id for p in plan_uploads(tmp_path, tid)] == [tid, tid]
     local_store.put_file(f"tenants/{tid}/products_{tid}.ndjson", tmp_path / f"products_{tid}.ndjson")
     assert [o.key for o in landed_files(local_store, tid, "products")] == [f"tenants/{tid}/products_{tid}.ndjson"]
-    new_tenants, run_keys, _, _ = plan_tick(local_store, None, set())
+    new_tenants, run_keys, _, _, _ = plan_tick(local_store, None, set())
     assert new_tenants == [tid] and list(run_keys) == [tid]
     warehouse.setup(schema.metadata)
     with warehouse.connect() as conn:

@@ -19,7 +19,7 @@ def test_paged_ticks_cover_every_tenant_once(tmp_path, request, kind):
     cursor, ticks, requested, tenants_new = None, 0, {}, set()
     while True:
         ticks += 1
-        new, keys, csv_token, cursor = plan_tick(store, cursor, known=tenants_new, page_size=7)
+        new, keys, csv_token, cursor, _ = plan_tick(store, cursor, known=tenants_new, page_size=7)
         tenants_new |= set(new)
         for tid, rk in keys.items():
             requested.setdefault(tid, []).append(rk)
@@ -31,24 +31,24 @@ def test_paged_ticks_cover_every_tenant_once(tmp_path, request, kind):
     assert tenants_new == set(summary.tenants)
     assert set(requested) == set(summary.tenants) | {"csv"}
     # nothing new: nothing requested
-    new, keys, csv_token, cursor2 = plan_tick(store, cursor, known=tenants_new)
+    new, keys, csv_token, cursor2, _ = plan_tick(store, cursor, known=tenants_new)
     assert (new, keys, csv_token) == ([], {}, None)
     # run keys follow content, not names or times: the same content re-uploaded gets the same
     # run key (so Dagster skips it), changed content a new one
     tid = summary.tenants[1]
     one = [p for p in plan if p.tenant_id == tid]
-    _, keys_before, _, _ = plan_tick(store, None, known=tenants_new, page_size=10_000)
+    keys_before = plan_tick(store, None, known=tenants_new, page_size=10_000).run_keys
     upload(store, one)
-    _, keys_again, _, _ = plan_tick(store, None, known=tenants_new, page_size=10_000)
+    keys_again = plan_tick(store, None, known=tenants_new, page_size=10_000).run_keys
     assert keys_again[tid] == keys_before[tid]
     # a file landed right after a tick (same second as the watermark; S3 times have 1 s
     # resolution) is still picked up by the next tick, and only once
     extra = f"tenants/{tid}/stock_events_{tid}_chunk_9999.ndjson"
     store.put_bytes(extra, b"{}\n")
-    _, keys_new, _, cursor3 = plan_tick(store, cursor2, known=tenants_new)
+    _, keys_new, _, cursor3, _ = plan_tick(store, cursor2, known=tenants_new)
     assert tid in keys_new
     assert plan_tick(store, cursor3, known=tenants_new)[1] == {}
     key = one[0].key
     store.put_bytes(key, store.get_bytes(key) + b"\n")
-    _, keys_changed, _, _ = plan_tick(store, None, known=tenants_new, page_size=10_000)
+    keys_changed = plan_tick(store, None, known=tenants_new, page_size=10_000).run_keys
     assert keys_changed[tid] not in (keys_before[tid], keys_new[tid])
