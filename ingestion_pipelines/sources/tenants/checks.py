@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from ...engine.ledger import ingest_files
 from ...engine.schema import qualified_name
-
 from . import schema
 from .records import FIELDS, REFS, SOURCE
 

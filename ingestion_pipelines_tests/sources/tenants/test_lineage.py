@@ -5,32 +5,16 @@ old table without the column, and the tenant-isolation check (sources/tenants/sc
 
 import hashlib
 
-import orjson
-import pytest
 import sqlalchemy as sa
 
 from ingestion_pipelines.engine.ledger import ingest_files
 from ingestion_pipelines.engine.schema import qualified_name
-from ingestion_pipelines.resources.storage import LocalBlobStore
 from ingestion_pipelines.sources.tenants import checks, schema
 from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
 
+from .landed import land, product_lines, refuse_boom
+
 P = schema.products
-
-
-def _products(tid: str, prefix: str, n: int, name: str = "Lamp", special: dict | None = None) -> bytes:
-    special = special or {}
-    return b"".join(orjson.dumps({"tenant_id": tid, "product_id": f"{prefix}{i}", "sku": f"S{i}",
-                                  "name": special.get(i, name), "price": "1.00", "currency": "EUR", "stock": 1,
-                                  "active": True, "created_at": "2024-01-01T00:00:00Z"}) + b"\n" for i in range(n))
-
-
-def _land(root, tid: str, files: dict[str, bytes]) -> LocalBlobStore:
-    for name, body in files.items():
-        p = root / "tenants" / tid / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(body)
-    return LocalBlobStore(root=str(root))
 
 
 def _lineage(conn, tid: str) -> dict[str, tuple]:
@@ -49,17 +33,20 @@ def test_rows_name_their_files_ledger_row(pg_warehouse, tmp_path):
     pg_warehouse.setup(schema.metadata)
     tid = "ln1"
     a, b = f"products_{tid}_chunk_0000.ndjson", f"products_{tid}_chunk_0001.ndjson"
-    body_a, body_b = _products(tid, "a", 300), _products(tid, "b", 200)
-    store = _land(tmp_path, tid, {a: body_a, b: body_b})
-    sha = lambda body: hashlib.sha256(body).hexdigest()  # noqa: E731
+    body_a, body_b = product_lines(tid, "a", 300), product_lines(tid, "b", 200)
+    store = land(tmp_path, tid, {a: body_a, b: body_b})
+
+    def sha(body: bytes) -> str:
+        return hashlib.sha256(body).hexdigest()
+
     with pg_warehouse.connect() as conn:
         load_entity(conn, store, tid, "products", run_id="run-1", batch_size=64, failed=FailedRecords())
         lin = _lineage(conn, tid)
         assert len(lin) == 500
         assert {v for k, v in lin.items() if k.startswith("a")} == {(a, sha(body_a), "run-1", "succeeded")}
         assert {v for k, v in lin.items() if k.startswith("b")} == {(b, sha(body_b), "run-1", "succeeded")}
-        body_b2 = _products(tid, "b", 200, special={7: "Desk lamp"})
-        _land(tmp_path, tid, {b: body_b2})
+        body_b2 = product_lines(tid, "b", 200, names={7: "Desk lamp"})
+        land(tmp_path, tid, {b: body_b2})
         res = load_entity(conn, store, tid, "products", run_id="run-2", batch_size=64, failed=FailedRecords())
         assert (res.total("updated"), res.total("unchanged")) == (1, 199)
         lin = _lineage(conn, tid)
@@ -75,15 +62,11 @@ def test_a_failed_attempt_and_its_retry_share_one_ledger_row(pg_warehouse, tmp_p
     pg_warehouse.setup(schema.metadata)
     tid = "ln2"
     name = f"products_{tid}_chunk_0000.ndjson"
-    body = _products(tid, "a", 20_000, special={15_000: "boom"})
-    store = _land(tmp_path, tid, {name: body})
+    body = product_lines(tid, "a", 20_000, names={15_000: "boom"})
+    store = land(tmp_path, tid, {name: body})
     with pg_warehouse.connect() as conn:
         rel = qualified_name(conn, P)
-        conn.exec_driver_sql("""
-            CREATE OR REPLACE FUNCTION pg_temp.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom: storage unavailable'; END IF; RETURN NEW; END $$""")
-        conn.exec_driver_sql(f"CREATE TRIGGER boom BEFORE INSERT ON {rel} FOR EACH ROW EXECUTE FUNCTION pg_temp.boom()")
-        conn.commit()
+        refuse_boom(conn, rel)
         first = load_entity(conn, store, tid, "products", run_id="run-1", batch_size=300, failed=FailedRecords())
         assert first.files[0].status == "failed" and 0 < first.files[0].inserted < 20_000
         assert set(_lineage(conn, tid).values()) == {(name, hashlib.sha256(body).hexdigest(), "run-1", "failed")}
@@ -106,8 +89,8 @@ def test_a_concurrent_attempt_of_the_same_new_file_is_merged(pg_warehouse, tmp_p
     pg_warehouse.setup(schema.metadata)
     tid = "ln3"
     name = f"products_{tid}_chunk_0000.ndjson"
-    body = _products(tid, "a", 400)
-    store = _land(tmp_path, tid, {name: body})
+    body = product_lines(tid, "a", 400)
+    store = land(tmp_path, tid, {name: body})
     real = hashlib.sha256(body).hexdigest()
     with pg_warehouse.connect() as conn:
         led, prod = qualified_name(conn, ingest_files), qualified_name(conn, P)
@@ -137,8 +120,8 @@ def test_tenant_isolation_check_reads_the_ledger(pg_warehouse, tmp_path):
     """A row of tenant A that names tenant B's file fails A's isolation check; a row without
     a ledger reference (written before the column existed) is counted apart."""
     pg_warehouse.setup(schema.metadata)
-    store = _land(tmp_path, "ta", {"products_ta_chunk_0000.ndjson": _products("ta", "a", 50)})
-    _land(tmp_path, "tb", {"products_tb_chunk_0000.ndjson": _products("tb", "b", 50)})
+    store = land(tmp_path, "ta", {"products_ta_chunk_0000.ndjson": product_lines("ta", "a", 50)})
+    land(tmp_path, "tb", {"products_tb_chunk_0000.ndjson": product_lines("tb", "b", 50)})
     with pg_warehouse.connect() as conn:
         for tid in ("ta", "tb"):
             load_entity(conn, store, tid, "products", run_id=f"run-{tid}", failed=FailedRecords())
@@ -154,8 +137,7 @@ def test_tenant_isolation_check_reads_the_ledger(pg_warehouse, tmp_path):
         assert checks.scan_counts(conn, "products", "tb")["foreign"] == 0
 
 
-@pytest.mark.parametrize("legacy_rows", [1])
-def test_setup_adds_the_file_id_to_a_table_created_before_it(pg_warehouse, tmp_path, legacy_rows):
+def test_setup_adds_the_file_id_to_a_table_created_before_it(pg_warehouse, tmp_path):
     """A products table created with DESIGN.md §4's ``_source``/``_run_id`` (before the
     per-tenant tables named their ledger row) gets ``_ingest_file_id`` from setup, its old rows
     NULL there, and loads again."""
@@ -171,11 +153,11 @@ def test_setup_adds_the_file_id_to_a_table_created_before_it(pg_warehouse, tmp_p
             tenant_id="tl", product_id="old1", sku="S", name="Old", price=1, currency="EUR", stock=1, active=True,
             created_at="2024-01-01T00:00:00Z", _source="file:///old.ndjson", _run_id="run-0"))
     pg_warehouse.setup(schema.metadata)
-    store = _land(tmp_path, "tl", {"products_tl_chunk_0000.ndjson": _products("tl", "a", 30)})
+    store = land(tmp_path, "tl", {"products_tl_chunk_0000.ndjson": product_lines("tl", "a", 30)})
     with pg_warehouse.connect() as conn:
         res = load_entity(conn, store, "tl", "products", run_id="run-1", failed=FailedRecords())
         assert res.total("inserted") == 30
         lin = _lineage(conn, "tl")
         assert lin.pop("old1") == (None, None, None, None)
         assert {v[2] for v in lin.values()} == {"run-1"}
-        assert checks.scan_counts(conn, "products", "tl") == {"rows": 31, "foreign": 0, "no_lineage": legacy_rows}
+        assert checks.scan_counts(conn, "products", "tl") == {"rows": 31, "foreign": 0, "no_lineage": 1}

@@ -2,9 +2,6 @@
 -> rows in the real PostgreSQL; re-ingest loads 0; every injected defect reported."""
 
 import hashlib
-import json
-import os
-from pathlib import Path
 
 import orjson
 import pytest
@@ -13,7 +10,8 @@ from dagster import DagsterInstance, build_sensor_context, materialize
 
 from ingestion_pipelines.engine.ledger import ingest_files
 from ingestion_pipelines.sources.tenants import schema
-from ingestion_pipelines.sources.tenants.assets import entity_assets, tenants as tenants_asset
+from ingestion_pipelines.sources.tenants.assets import entity_assets
+from ingestion_pipelines.sources.tenants.assets import tenants as tenants_asset
 from ingestion_pipelines.sources.tenants.generator import generate
 from ingestion_pipelines.sources.tenants.records import ENTITIES
 from ingestion_pipelines.sources.tenants.sensors import tenants_landing_sensor
@@ -210,7 +208,7 @@ def test_sensor_hands_over_sha256_unless_the_file_changed(tmp_path, pg_warehouse
         products_key = f"tenants/{tid}/products_{tid}_chunk_0000.ndjson"
         customers_key = f"tenants/{tid}/customers_{tid}.ndjson"
         assert set(cfg) == {f"tenants__{e}" for e in ENTITIES}
-        sha, etag = cfg["tenants__products"]["config"]["landed_sha256"][products_key].split("@")
+        sha, _etag = cfg["tenants__products"]["config"]["landed_sha256"][products_key].split("@")
         assert sha == hashlib.sha256(local_store.get_bytes(products_key)).hexdigest()
         # after the tick: one file gains a record (its etag changes), another's hash is garbled
         rec = orjson.loads(local_store.get_bytes(products_key).splitlines()[0])

@@ -4,31 +4,15 @@ its failure paths are tested here — a batch the database refuses as a whole fa
 own file (rolled back to its last committed batch; the next file loads), and an error of
 the ledger itself stops the load."""
 
-import orjson
 import pytest
 import sqlalchemy as sa
 
 from ingestion_pipelines.engine.ledger import ingest_files
 from ingestion_pipelines.engine.schema import qualified_name
-from ingestion_pipelines.resources.storage import LocalBlobStore
 from ingestion_pipelines.sources.tenants import schema
 from ingestion_pipelines.sources.tenants.loading import FailedRecords, load_entity
 
-
-def _products(tid: str, prefix: str, n: int, boom_at: int | None = None) -> bytes:
-    return b"".join(orjson.dumps({"tenant_id": tid, "product_id": f"{prefix}{i}", "sku": f"S{i}",
-                                  "name": "boom" if i == boom_at else "Lamp", "price": "1.00", "currency": "EUR",
-                                  "stock": 1, "active": True, "created_at": "2024-01-01T00:00:00Z"}) + b"\n"
-                    for i in range(n))
-
-
-def _land(tmp_path, tid: str, files: dict[str, bytes]) -> LocalBlobStore:
-    for name, body in files.items():
-        p = tmp_path / "tenants" / tid / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(body)
-    return LocalBlobStore(root=str(tmp_path))
-
+from .landed import land, product_lines, refuse_boom
 
 #: rows of the first file (~4.6 MB: three 2 MB slices, so several batches) and the row that fails
 N_A, BOOM = 20_000, 15_000
@@ -40,15 +24,11 @@ def test_a_batch_the_database_refuses_fails_only_its_file(pg_warehouse, tmp_path
     recorded failed with the error; the second file, already being parsed, still loads."""
     pg_warehouse.setup(schema.metadata)
     tid = "tw1"
-    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", N_A, boom_at=BOOM),
-                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 700)})
+    store = land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": product_lines(tid, "a", N_A, names={BOOM: "boom"}),
+                                  f"products_{tid}_chunk_0001.ndjson": product_lines(tid, "b", 700)})
     with pg_warehouse.connect() as conn:
         rel = qualified_name(conn, schema.products)
-        conn.exec_driver_sql("""
-            CREATE OR REPLACE FUNCTION pg_temp.boom() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.name = 'boom' THEN RAISE EXCEPTION 'boom: storage unavailable'; END IF; RETURN NEW; END $$""")
-        conn.exec_driver_sql(f"CREATE TRIGGER boom BEFORE INSERT ON {rel} FOR EACH ROW EXECUTE FUNCTION pg_temp.boom()")
-        conn.commit()
+        refuse_boom(conn, rel)
         res = load_entity(conn, store, tid, "products", run_id="run-w1", batch_size=300, failed=FailedRecords())
         by_name = {f.name: f for f in res.files}
         first, second = by_name[f"products_{tid}_chunk_0000.ndjson"], by_name[f"products_{tid}_chunk_0001.ndjson"]
@@ -77,8 +57,8 @@ def test_a_ledger_error_stops_the_load(pg_warehouse, tmp_path):
     file's failure but the load's: load_entity raises it."""
     pg_warehouse.setup(schema.metadata)
     tid = "tw2"
-    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", 50),
-                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 50)})
+    store = land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": product_lines(tid, "a", 50),
+                                  f"products_{tid}_chunk_0001.ndjson": product_lines(tid, "b", 50)})
     with pg_warehouse.connect() as conn:
         rel = qualified_name(conn, ingest_files)
         conn.exec_driver_sql("""
@@ -145,8 +125,8 @@ def test_an_interrupt_closes_the_files_ledger_row(pg_warehouse, tmp_path, monkey
 
     pg_warehouse.setup(schema.metadata)
     tid = "tw3"
-    store = _land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": _products(tid, "a", 30),
-                                  f"products_{tid}_chunk_0001.ndjson": _products(tid, "b", 30)})
+    store = land(tmp_path, tid, {f"products_{tid}_chunk_0000.ndjson": product_lines(tid, "a", 30),
+                                  f"products_{tid}_chunk_0001.ndjson": product_lines(tid, "b", 30)})
     real = loading.iter_slices
 
     def slices(f, *a, **k):
