@@ -57,7 +57,7 @@ def _load_partition(entity_assets, tenant, inst, wh, store, batch_size, db: dict
     for op, cfg in ((run_config or {}).get("ops") or {}).items():
         ops[op]["config"].update(cfg["config"])
     r = materialize(entity_assets, partition_key=tenant, instance=inst, resources={"warehouse": wh, "blob_store": store},
-                    run_config={"ops": ops})
+                    run_config={"ops": ops}, tags={"dagster/sensor_name": "tenants_landing_sensor"})  # as the daemon tags it
     assert r.success
     rows = 0
     for e in ENTITIES:

@@ -22,7 +22,7 @@ from ..resources.storage import BlobObject, BlobStore, S3BlobStore
 @dataclass(frozen=True)
 class Location:
     """A readable file: either ``path`` (local) or ``store`` + ``key``; ``uri`` identifies it
-    in the ledger and in ``_source`` columns."""
+    in the ledger and in ``_source`` columns (tables with ``_ingest_file_id`` name the ledger row)."""
 
     uri: str
     path: Path | None = None

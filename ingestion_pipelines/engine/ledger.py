@@ -92,16 +92,18 @@ def loaded_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str 
 def rekey_file(conn: sa.Connection, *, source: str, uri: str, tenant_id: str, old_sha256: str,
                new_sha256: str) -> int | None:
     """Give the ledger row recorded under a placeholder ``old_sha256`` (a load that hashed
-    its file while loading) its real ``new_sha256``; its ``id`` does not change. An earlier
-    row of (uri, new_sha256) — an attempt of the same content, e.g. by a concurrent run — is
-    replaced: its ``id`` is returned (rows that reference it, ``_ingest_file_id``, should be
-    pointed at the placeholder row's id), else None."""
+    its file while loading) its real ``new_sha256``; its ``id`` does not change. When a row
+    of (uri, new_sha256) exists already — an attempt of the same content by a concurrent run,
+    which may still be writing rows that name it — the placeholder row is deleted instead and
+    that earlier row's ``id`` is returned: rows naming the placeholder row
+    (``_ingest_file_id``) should be pointed at it. Else None."""
     key = [ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri]
     earlier = conn.execute(sa.select(ingest_files.c.id).where(*key, ingest_files.c.sha256 == new_sha256)).scalar()
     if earlier is not None:
-        conn.execute(ingest_files.delete().where(ingest_files.c.id == earlier))
+        conn.execute(ingest_files.delete().where(*key, ingest_files.c.sha256 == old_sha256))
+        return int(earlier)
     conn.execute(ingest_files.update().where(*key, ingest_files.c.sha256 == old_sha256).values(sha256=new_sha256))
-    return int(earlier) if earlier is not None else None
+    return None
 
 
 def record_file(conn: sa.Connection, *, source: str, uri: str, sha256: str, size: int | None,

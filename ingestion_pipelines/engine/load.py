@@ -129,7 +129,8 @@ INSERTED, UPDATED, UNCHANGED, SKIPPED, FAILED = (Outcome.INSERTED, Outcome.UPDAT
 class BatchLoader:
     """Loads :class:`PendingRow` batches into one table through one connection.
 
-    ``audit`` gives the values of the audit columns (``_source``, ``_run_id``);
+    ``audit`` gives the values of the audit columns (``_source``, ``_run_id``, ``_ingest_file_id``;
+    those the table has);
     ``_ingested_at`` is set to now on every written row. Use :meth:`load` per batch; it
     returns one :class:`RowOutcome` per input row, in input order. Raises nothing for bad
     rows (they come back as failed); connection-level errors propagate.

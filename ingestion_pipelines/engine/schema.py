@@ -84,9 +84,10 @@ def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[st
     added, NULL for the rows already there (``ADD COLUMN`` with a non-volatile default is a
     catalog change in PostgreSQL >= 11, no rewrite). Reads the catalog first and alters only
     what is missing (an ``ALTER`` waits for writers of that table, so it must not run on
-    every load). Other dialects: nothing. Returns the ``table.column`` names altered."""
+    every load). Other dialects: only a missing audit column is added (no default). Returns
+    the ``table.column`` names altered."""
     if conn.dialect.name != "postgresql":
-        return []
+        return _add_missing_audit_columns(conn, metadata)
     altered = []
     for t in metadata.sorted_tables:
         cols = [c for c in _AUDIT_DEFAULTS if c in t.c]
@@ -107,6 +108,24 @@ def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[st
                 ddl = sa.schema.CreateColumn(t.c[c]).compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f"ALTER TABLE {rel} ADD COLUMN {ddl} DEFAULT {_AUDIT_DEFAULTS[c]}")
             altered.append(f"{t.name}.{c}")
+    return altered
+
+
+def _add_missing_audit_columns(conn: sa.Connection, metadata: sa.MetaData) -> list[str]:
+    """SQLite / MySQL: ``ALTER TABLE .. ADD COLUMN`` for each audit column of ``metadata``'s
+    tables that the existing table lacks (NULL in its rows)."""
+    altered = []
+    insp = sa.inspect(conn)
+    for t in metadata.sorted_tables:
+        cols = [c for c in _AUDIT_DEFAULTS if c in t.c]
+        if not cols or not insp.has_table(t.name, schema=t.schema):
+            continue
+        have = {c["name"] for c in insp.get_columns(t.name, schema=t.schema)}
+        for c in cols:
+            if c not in have:
+                ddl = sa.schema.CreateColumn(t.c[c]).compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(t)} ADD COLUMN {ddl}")
+                altered.append(f"{t.name}.{c}")
     return altered
 
 

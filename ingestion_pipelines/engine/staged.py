@@ -9,7 +9,8 @@ database does the rest. Compared with :class:`~.load.BatchLoader`, this path
   plus the failed rows only (line number and reason);
 * checks references to parent tables in the database (``DELETE .. WHERE NOT EXISTS ..
   RETURNING _line``), so an orphan is reported with its line number and never written;
-* writes the audit columns (``_ingested_at`` = ``now()``, ``_source``, ``_run_id``) in the
+* writes the audit columns (``_ingested_at`` = ``now()``, ``_source`` / ``_run_id`` or
+  ``_ingest_file_id``, whichever the table has) in the
   upsert, not in every COPY line.
 
 When no reference must be checked in SQL, a batch first goes straight into the table with one
@@ -192,7 +193,7 @@ class StagedUpsert:
     """Upserts batches of rows into ``table`` on its natural key.
 
     ``columns``: the table columns each row carries, in order (audit columns excluded).
-    ``refs``: parent references checked per row. ``audit``: ``_source`` / ``_run_id`` values.
+    ``refs``: parent references checked per row. ``audit``: ``_source`` / ``_run_id`` / ``_ingest_file_id`` values.
 
     :meth:`load_copy` takes ``[(line, copy_text_line)]`` (PostgreSQL only; ``copy_text_line``
     is the row's values in COPY text format, tab-separated, without the line number).

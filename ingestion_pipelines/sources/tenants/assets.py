@@ -58,7 +58,7 @@ class TenantFilesConfig(Config):
         default_factory=dict,
         description="Set by the landing sensor: BlobStore key -> '<sha256>@<etag>' of this entity's files as the "
                     "sensor hashed them. A file whose etag (size and modification time) is unchanged is not "
-                    "hashed again; any other file is hashed as it loads.")
+                    "hashed again; any other file is hashed as it loads. Used only in runs a sensor requested.")
 
 
 def _tenant_row(n: int, rec: dict[str, str]) -> PendingRow:
@@ -170,6 +170,18 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     return MaterializeResult(metadata=md)
 
 
+def _sensor_hashes(context: AssetExecutionContext, config: TenantFilesConfig) -> dict[str, str]:
+    """``config.landed_sha256`` when the run was requested by a sensor (Dagster tags it
+    ``dagster/sensor_name``); a run launched by hand hashes its files itself, so a hash typed
+    into the Launchpad cannot make the ledger skip or mislabel a file."""
+    if not config.landed_sha256:
+        return {}
+    if context.run.tags.get("dagster/sensor_name"):
+        return dict(config.landed_sha256)
+    context.log.warning("landed_sha256 ignored: this run was not requested by a sensor; files are hashed as they load")
+    return {}
+
+
 def _entity_asset(entity: str):
     key = AssetKey([GROUP, entity])
     deps = [TENANTS_KEY] + [AssetKey([GROUP, parent]) for _, parent in REFS.get(entity, [])]
@@ -187,7 +199,7 @@ def _entity_asset(entity: str):
         failed = FailedRecords()
         with warehouse.connect() as conn:
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
-                              log=context.log, failed=failed, landed_sha256=config.landed_sha256)
+                              log=context.log, failed=failed, landed_sha256=_sensor_hashes(context, config))
             # the good-records check counts files that loaded to their end; failed files
             # have their own check (all_files_loaded)
             written = sum(res.total(k, loaded_only=True) for k in ("inserted", "updated", "unchanged"))

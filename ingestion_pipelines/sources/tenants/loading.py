@@ -2,8 +2,10 @@
 
 The path (DESIGN.md §2): list ``tenants/<tenant_id>/`` in the BlobStore -> for each file of
 the entity (key order = chunk order): skip it when the ``ingest_files`` ledger says this
-content (sha256) already loaded — a file never loaded before is not hashed first but while it
-loads, so it is read once -> read 2 MB slices of whole lines (gzip by magic bytes) ->
+content (sha256) already loaded — the sha256 is the landing sensor's (handed over in a
+sensor run's config while the file's etag is unchanged), else a file the ledger has never
+seen is hashed while it loads (read once), any other hashed first -> each row names its
+file's ledger row (``_ingest_file_id``) -> read 2 MB slices of whole lines (gzip by magic bytes) ->
 :class:`~ingestion_pipelines.engine.columnar.ColumnarParser` (Arrow: a slice parsed,
 validated and rendered as COPY text at once; references to the tenant's parent rows checked
 against their ids, loaded once per entity — in SQL instead when a parent has more than
@@ -511,15 +513,16 @@ class _Writer:
             self.log.error(f"{fr.name}: failed, {fr.error}; continuing with the next file")
 
     def _rekey(self, job: _FileJob, real_sha: str) -> None:
-        """Key ``job``'s ledger row by the file's real sha256; rows that referenced an earlier
-        ledger row of the same content (replaced: a concurrent run's attempt) are pointed at
-        this one."""
-        replaced = rekey_file(self.conn, source=SOURCE, uri=job.obj.uri, tenant_id=self.tenant_id,
-                              old_sha256=job.sha, new_sha256=real_sha)
-        if replaced is not None and job.file_id is not None:
+        """Key ``job``'s ledger row by the file's real sha256. When a concurrent run recorded
+        the same content first, its ledger row is kept (its rows may still be arriving) and
+        this file's rows are pointed at it (a scan of the tenant's rows: rare)."""
+        merged = rekey_file(self.conn, source=SOURCE, uri=job.obj.uri, tenant_id=self.tenant_id,
+                            old_sha256=job.sha, new_sha256=real_sha)
+        if merged is not None and job.file_id is not None:
             t = self.table
-            self.conn.execute(t.update().where(t.c.tenant_id == self.tenant_id, t.c._ingest_file_id == replaced)
-                              .values(_ingest_file_id=job.file_id))
+            self.conn.execute(t.update().where(t.c.tenant_id == self.tenant_id, t.c._ingest_file_id == job.file_id)
+                              .values(_ingest_file_id=merged))
+            job.file_id = merged
 
 
 #: Rows written by one entity load above which the table is ANALYZEd at its end (~0.1-0.3 s;

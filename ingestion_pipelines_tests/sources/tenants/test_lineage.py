@@ -84,8 +84,9 @@ def test_a_failed_attempt_and_its_retry_share_one_ledger_row(pg_warehouse, tmp_p
 def test_a_concurrent_attempt_of_the_same_new_file_is_merged(pg_warehouse, tmp_path):
     """Two runs load the same new file at once: both hash it while loading, under placeholder
     ledger rows. Here the other run (played by a trigger on the ledger) records the file's
-    real sha256 and writes a row of it while this run loads; at its end this run's rekey
-    replaces the other ledger row, and the row that named it names this run's row."""
+    real sha256 and writes a row of it while this run loads; at its end this run's rekey keeps
+    the other run's ledger row (that run may still be writing rows naming it), drops its own
+    placeholder row and points its rows at the kept one."""
     pg_warehouse.setup(schema.metadata)
     tid = "ln3"
     name = f"products_{tid}_chunk_0000.ndjson"
@@ -114,6 +115,11 @@ def test_a_concurrent_attempt_of_the_same_new_file_is_merged(pg_warehouse, tmp_p
         assert (res.total("inserted"), res.total("unchanged")) == (399, 1)
         lin = _lineage(conn, tid)
         assert len(lin) == 400 and set(lin.values()) == {(name, real, "run-1", "succeeded")}
+        # the other run's ledger row is the one kept (rows it writes later still name it)
+        ids = set(conn.execute(sa.select(ingest_files.c.id).where(ingest_files.c.tenant_id == tid)).scalars())
+        assert ids == set(conn.execute(sa.select(P.c._ingest_file_id).where(P.c.tenant_id == tid)).scalars())
+        assert len(ids) == 1 and conn.execute(sa.select(P.c._ingest_file_id).where(
+            P.c.tenant_id == tid, P.c.product_id == "a5")).scalar() in ids
 
 
 def test_tenant_isolation_check_reads_the_ledger(pg_warehouse, tmp_path):
@@ -161,3 +167,20 @@ def test_setup_adds_the_file_id_to_a_table_created_before_it(pg_warehouse, tmp_p
         assert lin.pop("old1") == (None, None, None, None)
         assert {v[2] for v in lin.values()} == {"run-1"}
         assert checks.scan_counts(conn, "products", "tl") == {"rows": 31, "foreign": 0, "no_lineage": 1}
+
+
+def test_setup_adds_the_file_id_on_sqlite_too(sqlite_warehouse, tmp_path):
+    """The default warehouse (SQLite) of an earlier version gets the column as well."""
+    from ingestion_pipelines.engine.schema import audit_columns, natural_key_constraint
+
+    old = sa.MetaData()
+    sa.Table("products", old, *[sa.Column(c.name, c.type, nullable=c.nullable) for c in P.c
+                                if not c.name.startswith("_")],
+             *audit_columns(), natural_key_constraint("products", "tenant_id", "product_id"))
+    with sqlite_warehouse.engine.begin() as conn:
+        old.create_all(conn)
+    sqlite_warehouse.setup(schema.metadata)
+    store = land(tmp_path, "ts", {"products_ts_chunk_0000.ndjson": product_lines("ts", "a", 20)})
+    with sqlite_warehouse.connect() as conn:
+        assert load_entity(conn, store, "ts", "products", run_id="run-1", failed=FailedRecords()).total("inserted") == 20
+        assert {v[2] for v in _lineage(conn, "ts").values()} == {"run-1"}

@@ -29,12 +29,14 @@ def _run_tick(instance, store, cursor=None):
 
 
 def _materialize_tenant(instance, warehouse, store, tid, run_config=None):
-    """The tenant's run, with ``run_config`` (a sensor run request's) and small batches."""
+    """The tenant's run, with ``run_config`` (a sensor run request's: then tagged as the
+    daemon tags a sensor's runs) and small batches."""
     ops = {f"tenants__{e}": {"config": {"batch_size": 300}} for e in ENTITIES}
     for op, cfg in ((run_config or {}).get("ops") or {}).items():
         ops[op]["config"].update(cfg["config"])
     return materialize(entity_assets, partition_key=tid, instance=instance,
-                       resources={"warehouse": warehouse, "blob_store": store}, run_config={"ops": ops})
+                       resources={"warehouse": warehouse, "blob_store": store}, run_config={"ops": ops},
+                       tags={"dagster/sensor_name": "tenants_landing_sensor"} if run_config else None)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -226,3 +228,23 @@ def test_sensor_hands_over_sha256_unless_the_file_changed(tmp_path, pg_warehouse
         assert len(ledger) == len(summary.files) - 1  # every file but tenants.csv
         for uri, got in ledger.items():
             assert got == hashlib.sha256(local_store.get_bytes(local_store.key_from_uri(uri))).hexdigest(), uri
+
+
+def test_landed_sha256_is_ignored_outside_sensor_runs(tmp_path, pg_warehouse, local_store):
+    """A run launched by hand with ``landed_sha256`` in its config hashes its files itself:
+    a wrong hash cannot reach the ledger."""
+    data = tmp_path / "gen"
+    summary = generate(data, tenants=1, products_per_tenant=20, orders_per_tenant=40, seed=4, defects=0.0)
+    upload(local_store, plan_uploads(data))
+    tid = summary.tenants[0]
+    key = f"tenants/{tid}/products_{tid}_chunk_0000.ndjson"
+    etag = next(o.etag for o in local_store.list(f"tenants/{tid}/") if o.key == key)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("tenants", [tid])
+        r = materialize(entity_assets, partition_key=tid, instance=instance,
+                        resources={"warehouse": pg_warehouse, "blob_store": local_store},
+                        run_config={"ops": {"tenants__products": {"config": {"landed_sha256": {key: "0" * 64 + "@" + etag}}}}})
+        assert r.success
+    with pg_warehouse.engine.connect() as c:
+        got = c.execute(sa.select(ingest_files.c.sha256).where(ingest_files.c.uri.like(f"%/{key}"))).scalar_one()
+    assert got == hashlib.sha256(local_store.get_bytes(key)).hexdigest()
