@@ -76,16 +76,13 @@ def already_loaded(conn: sa.Connection, *, source: str, uri: str, sha256: str, t
     return bool(conn.execute(q).scalar())
 
 
-def loaded_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str = "",
-                  any_status: bool = False) -> bool:
-    """True when some content of ``uri`` loaded successfully before (with ``any_status``:
-    when the ledger has any row of ``uri``, e.g. a failed attempt). When not, a loader may
-    read the file once — hashing it while it loads, see :func:`rekey_file` — instead of
-    hashing it first: no content of it can be "already loaded"."""
+def seen_before(conn: sa.Connection, *, source: str, uri: str, tenant_id: str = "") -> bool:
+    """True when the ledger has any row of ``uri`` (loaded, failed, or being loaded). When
+    not, a loader may read the file once — hashing it while it loads under a placeholder
+    ``sha256``, see :func:`rekey_file` — instead of hashing it first: no content of it can be
+    "already loaded", and no earlier attempt's rows name a ledger row of it."""
     q = sa.select(ingest_files.c.id).where(
         ingest_files.c.source == source, ingest_files.c.tenant_id == tenant_id, ingest_files.c.uri == uri)
-    if not any_status:
-        q = q.where(ingest_files.c.status == "succeeded")
     return conn.execute(q.limit(1)).first() is not None
 
 

@@ -94,15 +94,11 @@ def ensure_audit_defaults(conn: sa.Connection, metadata: sa.MetaData) -> list[st
         if not cols:
             continue
         rel = qualified_name(conn, t)
-        have = _column_defaults(conn, rel, cols)
-        if len(have) < len(cols):
-            present = set(conn.execute(sa.text(
-                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:rel) AND attname = ANY(:cols) "
-                "AND NOT attisdropped"), {"rel": rel, "cols": cols}).scalars())
+        defaults = _column_defaults(conn, rel, cols)
         for c in cols:
-            if c in have:
+            if defaults.get(c):
                 continue
-            if c in present:
+            if c in defaults:
                 conn.exec_driver_sql(f'ALTER TABLE {rel} ALTER COLUMN "{c}" SET DEFAULT {_AUDIT_DEFAULTS[c]}')
             else:
                 ddl = sa.schema.CreateColumn(t.c[c]).compile(dialect=conn.dialect)
@@ -138,13 +134,14 @@ def audit_defaults_in_place(conn: sa.Connection, table: sa.Table) -> bool:
     if not cols:
         return False
     found = _column_defaults(conn, qualified_name(conn, table), cols)
-    return all(c in found and (AUDIT_SETTINGS.get(c, "now()") in found[c]) for c in cols)
+    return all(AUDIT_SETTINGS.get(c, "now()") in (found.get(c) or "") for c in cols)
 
 
-def _column_defaults(conn: sa.Connection, rel: str, cols: list[str]) -> dict[str, str]:
-    """PostgreSQL: column name -> its DEFAULT expression, for the ``cols`` of table ``rel``
-    (quoted, schema-qualified) that have one."""
+def _column_defaults(conn: sa.Connection, rel: str, cols: list[str]) -> dict[str, str | None]:
+    """PostgreSQL: column name -> its DEFAULT expression (None when it has none), for the
+    ``cols`` the table ``rel`` (quoted, schema-qualified) has; a column it lacks is absent."""
     return dict(conn.execute(sa.text(
         "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
-        "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols)"), {"rel": rel, "cols": cols}).all())
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = to_regclass(:rel) AND a.attname = ANY(:cols) AND NOT a.attisdropped"),
+        {"rel": rel, "cols": cols}).all())

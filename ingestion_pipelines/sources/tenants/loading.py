@@ -45,7 +45,7 @@ import orjson
 import sqlalchemy as sa
 
 from ...engine.landing import Location, sha256_of
-from ...engine.ledger import already_loaded, loaded_before, record_file, rekey_file
+from ...engine.ledger import already_loaded, record_file, rekey_file, seen_before
 from ...engine.outcomes import ProgressLogger
 from ...engine.schema import qualified_name
 from ...engine.staged import CopyRows, StagedResult, StagedUpsert
@@ -321,7 +321,7 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
         # new one is hashed while it loads, its ledger row keyed by a placeholder until then
         # (so rekey_file never meets an earlier row of the same content, which rows of that
         # attempt would reference, except when two runs load the same new file at once)
-        elif loaded_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id, any_status=True):
+        elif seen_before(conn, source=SOURCE, uri=obj.uri, tenant_id=tenant_id):
             sha, size = sha256_of(Location(uri=obj.uri, store=store, key=obj.key))
         else:  # a first load: the file is read once, hashed while it loads
             hasher = _Sha256()

@@ -78,6 +78,7 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
     Only keys shaped ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
     scan = scan_landing(store, LANDING_PREFIX, cursor, page_size=page_size, suffixes=(".ndjson", ".ndjson.gz", ".csv"))
     per_tenant: dict[str, list[BlobObject]] = {}
+    entity: dict[str, str] = {}  # key -> its entity
     csv_obj = None
     for obj in scan.new:
         if obj.key == TENANTS_CSV_KEY:
@@ -86,8 +87,10 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
         parts = obj.key.split("/")
         if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
             continue
-        if not entity_of(posixpath.basename(obj.key), parts[1]):
+        parsed = entity_of(posixpath.basename(obj.key), parts[1])
+        if not parsed:
             continue
+        entity[obj.key] = parsed[0]
         per_tenant.setdefault(parts[1], []).append(obj)
     tokens = content_tokens(store, [o for objs in per_tenant.values() for o in objs] + ([csv_obj] if csv_obj else []))
     csv_token = tokens[csv_obj.key] if csv_obj else None
@@ -99,8 +102,7 @@ def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: 
         run_keys[tid] = f"tenants:{tid}:{digest}"
         if not store.is_remote():  # the tokens are the files' sha256
             for o in objs:
-                entity = entity_of(posixpath.basename(o.key), tid)[0]
-                landed.setdefault(tid, {}).setdefault(entity, {})[o.key] = f"{tokens[o.key]}@{o.etag}"
+                landed.setdefault(tid, {}).setdefault(entity[o.key], {})[o.key] = f"{tokens[o.key]}@{o.etag}"
     new_tenants = sorted(t for t in per_tenant if t not in known)
     return TickPlan(new_tenants, run_keys, csv_token, scan.cursor, landed)
 
