@@ -1,4 +1,4 @@
-"""Per-row outcomes, run reports and throttled progress logging."""
+"""Per-row outcomes, cell warnings, run reports and throttled progress logging."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 
 class Outcome(str, enum.Enum):
@@ -36,6 +36,29 @@ class RowOutcome:
     record: Mapping[str, Any] | None = None
 
 
+#: The columns of a warnings file, in order (one line per :class:`CellWarning`).
+WARNING_COLUMNS = ("row", "column", "value", "reason")
+
+
+@dataclass(frozen=True)
+class CellWarning:
+    """An optional cell that did not parse (DESIGN.md §9): the row landed with ``column`` empty.
+
+    Fields: ``row`` (1-based row/line number in the input, as in :class:`RowOutcome`),
+    ``column`` (the input column or field name), ``value`` (the cell as written, text or the
+    reader's value), ``reason`` (why it was not read, e.g. ``"not a number: 'TBD'"``).
+    """
+
+    row: int
+    column: str
+    value: Any
+    reason: str
+
+    def as_row(self) -> list[Any]:
+        """The warning as one line of the warnings file, in :data:`WARNING_COLUMNS` order."""
+        return [self.row, self.column, self.value, self.reason]
+
+
 @dataclass
 class IngestReport:
     """Counts of outcomes for one file / run, plus the failed rows.
@@ -45,6 +68,11 @@ class IngestReport:
     failed-rows file; ``failed_total`` is the real number of failed rows, kept apart so a
     file with millions of bad rows cannot exhaust memory. ``skipped_reasons`` counts the
     reason of each skipped row.
+
+    ``warnings`` holds at most ``max_warnings_kept`` :class:`CellWarning` (optional cells that
+    did not parse; their rows still landed) for the warnings file; ``warnings_total`` is the
+    real number. Warnings are not outcomes: a row with a warning is also counted as inserted,
+    updated or unchanged.
     """
 
     counts: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
@@ -52,6 +80,9 @@ class IngestReport:
     skipped: list[RowOutcome] = field(default_factory=list)
     max_failures_kept: int = 100_000
     dry_run: bool = False
+    warnings: list[CellWarning] = field(default_factory=list)
+    warnings_total: int = 0
+    max_warnings_kept: int = 100_000
 
     def add(self, outcome: RowOutcome) -> None:
         """Count ``outcome``; keep failed rows (and the first skipped ones) for reporting."""
@@ -65,12 +96,40 @@ class IngestReport:
         for o in outcomes:
             self.add(o)
 
+    def warn(self, warning: CellWarning) -> None:
+        """Count one optional cell that did not parse; keep it for the warnings file."""
+        self.warnings_total += 1
+        if len(self.warnings) < self.max_warnings_kept:
+            self.warnings.append(warning)
+
+    def add_warnings(self, warnings: "Iterable[CellWarning]") -> None:
+        """:meth:`warn` each of ``warnings``."""
+        for w in warnings:
+            self.warn(w)
+
     def merge(self, other: "IngestReport") -> None:
         for k, v in other.counts.items():
             self.counts[k] = self.counts.get(k, 0) + v
         room = self.max_failures_kept - len(self.failures)
         self.failures.extend(other.failures[: max(room, 0)])
         self.skipped.extend(other.skipped[: max(1000 - len(self.skipped), 0)])
+        self.warnings.extend(other.warnings[: max(self.max_warnings_kept - len(self.warnings), 0)])
+        self.warnings_total += other.warnings_total
+
+    def warnings_listing(self, first: int = 10) -> str:
+        """The first ``first`` warnings as a Markdown table (row, column, value, reason), for
+        a materialization's metadata; ``""`` when there are none."""
+        if not self.warnings_total:
+            return ""
+        def cell(x: Any) -> str:
+            return str(x).replace("|", "/").replace("\n", " ")[:120]
+        lines = [f"{self.warnings_total} optional cell(s) not read (rows kept, cells left empty):", "",
+                 "| row | column | value | reason |", "|---:|---|---|---|"]
+        lines += [f"| {w.row} | {cell(w.column)} | {cell(w.value)} | {cell(w.reason)} |"
+                  for w in self.warnings[:first]]
+        if self.warnings_total > first:
+            lines.append(f"\n… and {self.warnings_total - first} more in the warnings file")
+        return "\n".join(lines)
 
     @property
     def total(self) -> int:

@@ -20,6 +20,9 @@ API (stable; other sources depend on it)::
         w.write(row)             # a sequence in header order, or a mapping by header name
         ...
         uri = w.upload(store, "imports/results/job-1/success.xlsx")
+
+    # optional cells that did not parse (DESIGN.md §9), beside the failed-rows file
+    uri = write_warnings(store, warnings_key("imports/results/job-1/failed.csv"), report.warnings)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..resources.storage import BlobStore
+from .outcomes import WARNING_COLUMNS
 
 ResultFormat = Literal["csv", "xlsx"]
 
@@ -213,6 +217,29 @@ def write_rows(store: BlobStore, key: str, header: Sequence[str],
     with ResultFileWriter(header, fmt, temp_dir=temp_dir) as w:
         w.write_many(rows)
         return w.upload(store, key)
+
+
+def warnings_key(failed_key: str, fmt: ResultFormat | str = "csv") -> str:
+    """Where the warnings file of a run goes: beside its failed-rows file, the same name with
+    its last ``failed`` replaced by ``warnings`` and the extension by ``fmt``
+    (``results/campaigns/R/campaign_csv_failed.csv`` ->
+    ``results/campaigns/R/campaign_csv_warnings.csv``; ``.../failed_entities.csv`` ->
+    ``.../warnings_entities.csv``). A name without ``failed`` gets ``_warnings`` appended."""
+    folder, _, name = failed_key.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    at = stem.rfind("failed")
+    stem = stem[:at] + "warnings" + stem[at + len("failed"):] if at >= 0 else stem + "_warnings"
+    return (folder + "/" if folder else "") + f"{stem}.{(fmt or 'csv').lower()}"
+
+
+def write_warnings(store: BlobStore, key: str, warnings: Iterable[Any],
+                   fmt: ResultFormat | str = "csv", *, temp_dir: str | None = None) -> str:
+    """Write a warnings file at ``key`` (see :func:`warnings_key`): one line per
+    :class:`~.outcomes.CellWarning` — an optional cell that did not parse, its row kept —
+    with the columns ``row, column, value, reason`` (:data:`~.outcomes.WARNING_COLUMNS`),
+    ``value`` as written in the input. Formula neutralised like every result file; returns
+    the URI. Raises ``ValueError`` for an unknown ``fmt``."""
+    return write_rows(store, key, WARNING_COLUMNS, (w.as_row() for w in warnings), fmt, temp_dir=temp_dir)
 
 
 def read_back(data: bytes, fmt: ResultFormat | str) -> list[list[Any]]:

@@ -12,7 +12,10 @@ value) and the name of the field it belongs to, and
 
 A source validates a row by calling the normalisers it needs, collecting the
 :class:`FieldError` s, and raising one :class:`RowError` with all of them, so the failed-rows
-file says everything that is wrong with a row at once.
+file says everything that is wrong with a row at once. Only required fields (keys and the
+fields a row cannot be without) fail a row: an optional cell that does not parse is a
+:class:`~.outcomes.CellWarning` and reads as empty (DESIGN.md §9); :class:`RowCells` keeps
+both lists for one row.
 
 Leading and trailing whitespace is always stripped before a value is interpreted: spreadsheet
 cells and CSV fields carry it all the time (``crm-exports/dedupe-examples``), and nobody means
@@ -38,9 +41,12 @@ import phonenumbers
 from dateutil import parser as _dateparser
 from email_validator import EmailNotValidError, validate_email
 
+from .outcomes import CellWarning
+
 __all__ = [
     "FieldError",
     "NULL_TOKENS",
+    "RowCells",
     "RowError",
     "boolean",
     "choice",
@@ -90,6 +96,62 @@ class RowError(ValueError):
     def fields(self) -> list[str]:
         """The names of the fields in error, in order."""
         return [e.field for e in self.errors]
+
+
+class RowCells:
+    """Reads one row's cells under the optional-cell rule (DESIGN.md §9): a required field
+    that does not parse fails the row; an optional one becomes a :class:`CellWarning` and
+    reads as ``None``, so the row still lands with that column empty.
+
+    ``row``: the row's number (for the warnings); ``read``: how a normaliser is called,
+    ``read(fn, value, field, *args)`` (default: ``fn(value, field, *args)``; a source may
+    pass a memoising reader). Usage::
+
+        cells = RowCells(rec.row)
+        name = cells.required(text, data.get("Name"), "Name")
+        goal = cells.optional(integer, data.get("Goal"), "Goal")
+        cells.check()          # raises RowError when a required field was in error
+        report.add_warnings(cells.warnings)
+    """
+
+    def __init__(self, row: int, read: Any = None) -> None:
+        self.row = row
+        self.errors: list[FieldError] = []
+        self.warnings: list[CellWarning] = []
+        self._read = read
+
+    def _call(self, fn: Any, value: Any, field: str, *args: Any) -> Any:
+        return self._read(fn, value, field, *args) if self._read else fn(value, field, *args)
+
+    def required(self, fn: Any, value: Any, field: str, *args: Any) -> Any:
+        """``fn(value, field, *args)``; a :class:`FieldError` is kept for :meth:`check`."""
+        try:
+            return self._call(fn, value, field, *args)
+        except FieldError as e:
+            self.errors.append(e)
+            return None
+
+    def optional(self, fn: Any, value: Any, field: str, *args: Any) -> Any:
+        """``fn(value, field, *args)``; a :class:`FieldError` becomes a warning
+        (row, ``field``, ``value`` as written, the error's message) and the result ``None``."""
+        try:
+            return self._call(fn, value, field, *args)
+        except FieldError as e:
+            self.warn(field, value, e.message)
+            return None
+
+    def warn(self, field: str, value: Any, reason: str) -> None:
+        """Record an optional cell that was not read (for checks a normaliser does not make)."""
+        self.warnings.append(CellWarning(self.row, field, value, reason))
+
+    def fail(self, field: str, message: str) -> None:
+        """Record a required-field error (for checks a normaliser does not make)."""
+        self.errors.append(FieldError(field, message))
+
+    def check(self) -> None:
+        """Raise :class:`RowError` with every required-field error, if there was one."""
+        if self.errors:
+            raise RowError(self.errors)
 
 
 def is_blank(v: Any) -> bool:
@@ -315,6 +377,9 @@ _CURRENCY_WORDS = frozenset({
 _LEAD = re.compile(r"^([^\d\s().,+\-\u2212]+)\s*")
 _TRAIL = re.compile(r"\s*([^\d\s().,+\-\u2212]+)$")
 _PLAIN_NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+#: Magnitude suffixes people type after a number (``50k``, ``1.2M``, ``3 bn``), any case.
+_SCALES = {"k": 3, "thousand": 3, "m": 6, "mm": 6, "mn": 6, "million": 6, "b": 9, "bn": 9, "billion": 9}
+_SCALE = re.compile(r"(?<=[\d.,])\s*(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")$", re.I)
 
 
 def _is_currency(token: str) -> bool:
@@ -349,7 +414,52 @@ def _group_ok(int_part: str, sep: str) -> bool:
             and len(rest[-1]) == 3 and rest[-1].isdigit())
 
 
-def _parse_number(v: Any, field: str) -> Decimal:
+def _split_scale(s: str) -> tuple[str, int]:
+    """``"1.2M"`` -> (``"1.2"``, 6): the number without its magnitude suffix, and the power of
+    ten the suffix stands for (0 when there is none)."""
+    m = _SCALE.search(s)
+    if not m:
+        return s, 0
+    return s[:m.start()].strip(), _SCALES[m.group(1).lower()]
+
+
+def _separators(s: str, original: str, field: str, decimal_comma: bool | None) -> str:
+    """``s`` (digits, ``,`` and ``.`` only) with the thousands separators removed and the
+    decimal separator as ``.``. ``decimal_comma``: True when the locale writes ``1.234,5``,
+    False when it writes ``1,234.5``, None to tell from the text (see :func:`decimal`)."""
+    comma, dot = s.rfind(","), s.rfind(".")
+    if decimal_comma is not None:
+        dec, grp = (",", ".") if decimal_comma else (".", ",")
+        int_part, _, frac = s.rpartition(dec) if dec in s else (s, "", "")
+        if grp in int_part and not _group_ok(int_part, grp):
+            raise FieldError(field, f"not a number (misplaced {grp!r}): {original!r}")
+        if grp in frac or (dec in s and dec in int_part):
+            raise FieldError(field, f"not a number: {original!r}")
+        return int_part.replace(grp, "") + ("." + frac if dec in s else "")
+    if comma >= 0 and dot >= 0:
+        dec, grp = (",", ".") if comma > dot else (".", ",")
+        int_part, _, frac = s.rpartition(dec)
+        if not _group_ok(int_part, grp):
+            raise FieldError(field, f"not a number (misplaced {grp!r}): {original!r}")
+        return int_part.replace(grp, "") + "." + frac
+    if comma >= 0:
+        int_part = s.split(",")
+        if len(int_part) > 2 or (len(int_part[1]) == 3 and int_part[0] not in ("", "0")
+                                 and len(int_part[0]) <= 3):
+            # "1,234" and "1,234,567": US thousands
+            if not _group_ok(s, ","):
+                raise FieldError(field, f"not a number (misplaced ','): {original!r}")
+            return s.replace(",", "")
+        return s.replace(",", ".")  # "1,5", "12,34": European decimal comma
+    if s.count(".") > 1:
+        # "1.234.567": European thousands
+        if not _group_ok(s, "."):
+            raise FieldError(field, f"not a number (misplaced '.'): {original!r}")
+        return s.replace(".", "")
+    return s
+
+
+def _parse_number(v: Any, field: str, decimal_comma: bool | None = None) -> Decimal:
     """A non-blank value as a finite Decimal (see :func:`decimal` for the accepted forms)."""
     if isinstance(v, bool):
         raise FieldError(field, "expected a number, got a boolean")
@@ -376,47 +486,31 @@ def _parse_number(v: Any, field: str) -> Decimal:
         s = _strip_currency(s)
     if s.endswith("-") and not negative:  # accounting exports: "12.00-"
         negative, s = True, s[:-1].strip()
+    s, scale = _split_scale(s)
     s = _GROUP_CHARS.sub("", s)
     if not s:
         raise FieldError(field, f"not a number: {original!r}")
-    comma, dot = s.rfind(","), s.rfind(".")
-    if comma >= 0 and dot >= 0:
-        dec, grp = (",", ".") if comma > dot else (".", ",")
-        int_part, _, frac = s.rpartition(dec)
-        if not _group_ok(int_part, grp):
-            raise FieldError(field, f"not a number (misplaced {grp!r}): {original!r}")
-        s = int_part.replace(grp, "") + "." + frac
-    elif comma >= 0:
-        int_part = s.split(",")
-        if len(int_part) > 2 or (len(int_part[1]) == 3 and int_part[0] not in ("", "0")
-                                 and len(int_part[0]) <= 3):
-            # "1,234" and "1,234,567": US thousands
-            if not _group_ok(s, ","):
-                raise FieldError(field, f"not a number (misplaced ','): {original!r}")
-            s = s.replace(",", "")
-        else:
-            s = s.replace(",", ".")  # "1,5", "12,34": European decimal comma
-    elif s.count(".") > 1:
-        # "1.234.567": European thousands
-        if not _group_ok(s, "."):
-            raise FieldError(field, f"not a number (misplaced '.'): {original!r}")
-        s = s.replace(".", "")
+    s = _separators(s, original, field, decimal_comma)
     if not _PLAIN_NUMBER.match(s):
         raise FieldError(field, f"not a number: {original!r}")
     try:
         d = Decimal(s)
+        if scale:  # 50k: 5.0E+4 written out as 50000
+            d = d.scaleb(scale)
+            d = d.quantize(Decimal(1)) if d.as_tuple().exponent > 0 else d
     except InvalidOperation:
         raise FieldError(field, f"not a number: {original!r}") from None
     return -d if negative else d
 
 
 def integer(v: Any, field: str, min_value: int | None = None,
-            max_value: int | None = None) -> int | None:
+            max_value: int | None = None, *, decimal_comma: bool | None = None) -> int | None:
     """A whole number: ``int``; integral ``float``/``Decimal`` (``12.0``, Excel's numbers);
-    strings with thousands separators (``"1,234"``, ``"1 234"``, ``"1.234.567"``), a sign,
-    or a zero fraction (``"12.0"``). Refused: fractions (``"12.5"``), booleans, NaN,
+    strings as people type numbers (every form :func:`decimal` reads: ``"1,234"``,
+    ``"1 234"``, ``"1.234.567"``, ``"50k"``, ``"1.2M"``, ``"$1,200"``, ``"(300)"``) whose
+    value is whole (``"12.0"``, ``"1.5k"``). Refused: fractions (``"12.5"``), booleans, NaN,
     anything else -> :class:`FieldError`. ``min_value`` / ``max_value`` are inclusive
-    bounds. Blank -> ``None``.
+    bounds; ``decimal_comma`` as for :func:`decimal`. Blank -> ``None``.
     """
     if is_blank(v):
         return None
@@ -425,7 +519,7 @@ def integer(v: Any, field: str, min_value: int | None = None,
     if isinstance(v, int):
         n = v
     else:
-        d = _parse_number(v, field)
+        d = _parse_number(v, field, decimal_comma)
         if d != d.to_integral_value():
             raise FieldError(field, f"not a whole number: {_as_str(v)!r}")
         n = int(d)
@@ -437,7 +531,7 @@ def integer(v: Any, field: str, min_value: int | None = None,
 
 
 def decimal(v: Any, field: str, places: int | None = None,
-            min_value: Decimal | int | None = None) -> Decimal | None:
+            min_value: Decimal | int | None = None, *, decimal_comma: bool | None = None) -> Decimal | None:
     """An exact decimal number (``decimal.Decimal``), e.g. money.
 
     Strings may carry a currency, leading or trailing: a symbol (``$ € £ ¥ ₹`` ... any
@@ -448,7 +542,13 @@ def decimal(v: Any, field: str, places: int | None = None,
     ``"1,234.56"`` are both 1234.56); a lone ``,`` is a thousands separator when followed by
     exactly three digits after 1-3 digits (``"1,234"`` = 1234), else a decimal comma
     (``"1,5"`` = 1.5); several ``.`` are thousands separators (``"200.000.000"``, csvkit's
-    ``test_locale.csv``). Floats are converted through ``repr`` (``1.1`` -> ``1.1``).
+    ``test_locale.csv``). ``decimal_comma=True`` (a locale that writes ``1.234,5``: de, fr,
+    pt-BR, ro ...) makes ``,`` always the decimal separator and ``.`` a thousands separator
+    (``"1,234"`` = 1.234); ``False`` the reverse (``"1,5"`` is refused); ``None`` (default)
+    guesses as above. A magnitude suffix multiplies: ``k``/``thousand`` (``"50k"`` = 50000),
+    ``m``/``mm``/``mn``/``million`` (``"1.2M"`` = 1200000), ``b``/``bn``/``billion``, any
+    case, after the number and before a trailing currency (``"$1.5k"``, ``"2k EUR"``).
+    Floats are converted through ``repr`` (``1.1`` -> ``1.1``).
 
     ``places``: quantize to that many decimal places, rounding half up. ``min_value``:
     inclusive lower bound. NaN/Infinity and anything unparseable -> :class:`FieldError`.
@@ -456,7 +556,7 @@ def decimal(v: Any, field: str, places: int | None = None,
     """
     if is_blank(v):
         return None
-    d = _parse_number(v, field)
+    d = _parse_number(v, field, decimal_comma)
     if places is not None:
         d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if min_value is not None and d < Decimal(min_value):
