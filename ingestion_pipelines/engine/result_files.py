@@ -242,6 +242,16 @@ def write_warnings(store: BlobStore, key: str, warnings: Iterable[Any],
     return write_rows(store, key, WARNING_COLUMNS, (w.as_row() for w in warnings), fmt, temp_dir=temp_dir)
 
 
+def write_report_warnings(store: BlobStore, failed_key: str, report: Any,
+                          fmt: ResultFormat | str = "csv", *, temp_dir: str | None = None) -> str:
+    """The warnings file of ``report`` (an :class:`~.outcomes.IngestReport`) beside the
+    failed-rows file ``failed_key`` (:func:`warnings_key`); returns its URI, or ``""`` when the
+    report has no warnings or is a dry run (nothing is written then)."""
+    if report.dry_run or not report.warnings:
+        return ""
+    return write_warnings(store, warnings_key(failed_key, fmt), report.warnings, fmt, temp_dir=temp_dir)
+
+
 def read_back(data: bytes, fmt: ResultFormat | str) -> list[list[Any]]:
     """Parse a result file's bytes back into rows (header first) — for tests and previews.
     CSV cells come back as strings; XLSX cells as openpyxl gives them."""

@@ -29,7 +29,7 @@ from pydantic import Field
 from ...engine.landing import resolve_location, sha256_of
 from ...engine.ledger import record_file
 from ...engine.outcomes import IngestReport, ProgressLogger
-from ...engine.result_files import write_rows
+from ...engine.result_files import write_report_warnings, write_rows
 from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
@@ -104,6 +104,16 @@ def _failed_file(store: BlobStore, run_id: str, name: str, rep: IngestReport, he
     return write_rows(store, f"results/campaigns/{run_id}/{name}_failed.csv", header + ["import_row", "import_error"], rows)
 
 
+def _warnings(store: BlobStore, run_id: str, name: str, rep: IngestReport) -> dict:
+    """The warnings metadata of ``rep`` (DESIGN.md §9): ``warnings`` (count), ``warnings_file``
+    (beside ``{name}_failed.csv``) and, when there are any, ``warnings_preview`` (first 10)."""
+    uri = write_report_warnings(store, f"results/campaigns/{run_id}/{name}_failed.csv", rep)
+    md = {"warnings": rep.warnings_total, "warnings_file": uri}
+    if rep.warnings_total:
+        md["warnings_preview"] = MetadataValue.md(rep.warnings_listing())
+    return md
+
+
 @multi_asset(
     name="campaigns_sync",
     specs=[
@@ -131,7 +141,8 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
                             run_id=context.run_id, error=str(e)[:1000])
         raise Failure(description=f"{loc.uri}: {e}") from None
     context.log.info(f"{loc.uri}: {parsed.rows_read} rows, {len(parsed.songs)} campaign songs, "
-                     f"{len(parsed.failed)} failed, {len(parsed.duplicates)} duplicates")
+                     f"{len(parsed.failed)} failed, {len(parsed.duplicates)} duplicates, "
+                     f"{len(parsed.warnings)} optional cells not read (warnings)")
     progress = ProgressLogger(context.log, "campaigns sync (rows of all 4 tables)", every_rows=1000)
     audit = {"_source": loc.uri, "_run_id": context.run_id}
     with warehouse.connect(dry_run=config.dry_run) as conn:
@@ -145,6 +156,7 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
     progress.finish()
     header = parsed.columns
     failed_uri = _failed_file(blob_store, context.run_id, "campaign_csv", res.reports["spotify_campaigns"], header)
+    warned = _warnings(blob_store, context.run_id, "campaign_csv", res.reports["spotify_campaigns"])
     common = {"csv": loc.uri, "dry_run": config.dry_run}
 
     by_status = parsed.by_status()
@@ -152,7 +164,7 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
         **common, "dagster/row_count": parsed.rows_read, "rows_read": parsed.rows_read,
         "campaign_songs": len(parsed.songs), "failed": len(parsed.failed), "skipped": len(parsed.duplicates),
         "missing_columns": ", ".join(parsed.missing_columns) or "none",
-        "failed_rows_file": failed_uri,
+        "failed_rows_file": failed_uri, **warned,
         "preview": MetadataValue.md("| status | campaign songs |\n|---|---:|\n"
                                     + "\n".join(f"| {s} | {n} |" for s, n in by_status.items())),
         **{f"status_{s.lower()}": n for s, n in by_status.items()},
@@ -165,6 +177,7 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
         yield MaterializeResult(asset_key=k, metadata={
             **common, **_counts(rep), "dagster/row_count": warehouse.count(table),
             "failed_rows_file": failed_uri if name == "spotify_campaigns" else "",
+            **(warned if name == "spotify_campaigns" else {}),
             "preview": _preview(name, rep, extra),
             **({"not_in_csv": res.not_in_csv} if name == "spotify_campaigns" else {}),
         })
@@ -230,6 +243,7 @@ def campaign_playlists_asset(context: AssetExecutionContext, config: PlaylistsCo
     failed_uri = _failed_file(blob_store, context.run_id, "campaign_playlists", rep,
                               ["file", "playlist_name", "playlist_curator", "streams_28d", "streams_7d",
                                "streams_12m", "date_added"])
+    warned = _warnings(blob_store, context.run_id, "campaign_playlists", rep)
     extra = {"files": res.files, "files unmatched (no campaign has the track)": len(res.unmatched),
              "bad files": len(res.bad_files), "campaigns matched": res.campaigns}
     md = _preview("campaign_playlists", rep, extra).value
@@ -240,7 +254,7 @@ def campaign_playlists_asset(context: AssetExecutionContext, config: PlaylistsCo
     return MaterializeResult(metadata={
         **_counts(rep), "dagster/row_count": warehouse.count(campaign_playlists), "dry_run": config.dry_run,
         "files": res.files, "files_unmatched": len(res.unmatched), "bad_files": len(res.bad_files),
-        "campaigns_matched": res.campaigns, "failed_rows_file": failed_uri, "preview": MetadataValue.md(md),
+        "campaigns_matched": res.campaigns, "failed_rows_file": failed_uri, **warned, "preview": MetadataValue.md(md),
     })
 
 

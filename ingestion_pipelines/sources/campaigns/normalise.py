@@ -11,7 +11,8 @@ Rules (seed 002, "Stage 1" and "Data mapping"; the field normalisers are the eng
 * status -> one of Active / Complete / Cancelled / Unreleased / Other (:data:`STATUS_VARIANTS`;
   casing, spelling and whitespace variants; blank or unknown -> Other, the raw text is kept);
 * emails lower-cased, a cell may hold several (``,`` ``;`` ``/`` spaces, newlines);
-* money (``$1,200.00``, ``USD 1,500``) -> ``Decimal`` with 2 places; goals/counts -> int;
+* money (``$1,200.00``, ``USD 1,500``) -> ``Decimal`` with 2 places; goals/counts -> int, read
+  as people type them (``50k``, ``1.2M``, ``25,000``);
 * dates in the formats people type (``2024-03-05``, ``3/5/2024`` month first, ``March 5, 2024``,
   ``5-Mar-2024``);
 * Spotify track links (``https://open.spotify.com/track/<id>?si=..``, ``/intl-de/track/<id>``,
@@ -19,6 +20,13 @@ Rules (seed 002, "Stage 1" and "Data mapping"; the field normalisers are the eng
   ``https://open.spotify.com/track/<id>``;
 * names (client, vendor, salesperson, campaign) -> whitespace collapsed; their matching key is
   :func:`name_key` (case-folded, dashes unified).
+
+Only the ``Campaign`` cell is required (DESIGN.md §9, the optional-cell rule): any other cell
+that does not parse (a Goal of ``TBD``, a date ``31/31/2024``, an email that is not one, a link
+that is not a track) leaves its column empty and becomes a :class:`~ingestion_pipelines.engine.
+outcomes.CellWarning` on the row's songs; the campaign and its client still land.
+``spotify_campaigns`` keeps the URL and Status cells as written (``url_raw``, ``status_raw``);
+it has no raw record of the other columns, so the warnings file keeps their text.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ...engine import validate as v
+from ...engine.outcomes import CellWarning
 from .schema import STATUSES
 
 CSV_COLUMNS = (
@@ -112,7 +121,8 @@ def split_campaign(cell: str) -> tuple[str | None, list[str]]:
 class CampaignSong:
     """One song of one campaign row, normalised. ``values`` maps ``spotify_campaigns`` columns
     (minus ids) to values; ``client_key`` / ``vendor_key`` / ``group_key`` / ``salesperson_key``
-    are the matching keys (None when blank); ``row`` is the CSV line."""
+    are the matching keys (None when blank); ``row`` is the CSV line; ``warnings`` the row's
+    optional cells that did not parse (the same list on every song of the row)."""
 
     row: int
     cell_key: str
@@ -128,6 +138,7 @@ class CampaignSong:
     group_name: str | None = None
     song_count: int = 1
     record: Mapping[str, Any] = field(default_factory=dict)
+    warnings: list[CellWarning] = field(default_factory=list)
 
 
 _MEMO: dict[tuple, tuple[bool, Any]] = {}
@@ -170,57 +181,25 @@ def _emails(cell: Any, fname: str) -> list[str]:
 def parse_row(row: int, data: Mapping[str, Any]) -> list[CampaignSong]:
     """Normalise one CSV record (header -> cell) into one :class:`CampaignSong` per song.
 
-    Raises :class:`~ingestion_pipelines.engine.validate.RowError` with every field error of
-    the row (a missing Campaign, a bad date, a bad amount, an email that is not one, a URL
-    that is not a track link, more track links than songs)."""
-    errors: list[v.FieldError] = []
-
-    def get(name: str, fn, *args):
-        try:
-            return memo(fn, data.get(name), name, *args)
-        except v.FieldError as e:
-            errors.append(e)
-            return None
-
+    Raises :class:`~ingestion_pipelines.engine.validate.RowError` only when the Campaign cell
+    is blank (the one required field). Every other cell that does not parse (a bad date,
+    amount, count, email, a URL that is not a track link, more track links than songs) is a
+    warning in ``CampaignSong.warnings`` and its column is left empty (``url_raw`` keeps the
+    URL cell as written)."""
+    cells = v.RowCells(row, read=memo)
     cell = clean_name(data.get("Campaign"))
     if not cell:
-        errors.append(v.FieldError("Campaign", "is required"))
-        raise v.RowError(errors)
+        cells.fail("Campaign", "is required")
+        cells.check()
     artist, songs = split_campaign(cell)
-    tids = get("URL", _track_ids) or []
+    tids = cells.optional(_track_ids, data.get("URL"), "URL") or []
     if len(tids) > len(songs):
-        errors.append(v.FieldError("URL", f"{len(tids)} track links for {len(songs)} song(s)"))
-    client_emails = get("Client Email", _emails) or []
-    vendor_emails = get("Vendor Email", _emails) or []
-    sfa = get("SFA", v.url)
-    common = {
-        "client": clean_name(data.get("Client")),
-        "goal": get("Goal", v.integer),
-        "remaining": get("Remaining", v.integer),
-        "daily": get("Daily", v.integer),
-        "weekly": get("Weekly", v.integer),
-        "salesperson": clean_name(data.get("Salesperson")),
-        "status": normalise_status(data.get("Status")),
-        "status_raw": v.text(data.get("Status"), "Status"),
-        "url_raw": v.text(data.get("URL"), "URL"),
-        "vendor": clean_name(data.get("Vendor")),
-        "start_date": get("Start Date", v.date),
-        "sale_price": get("Sale price", v.decimal, 2),
-        "paid_vendor": get("Paid Vendor?", v.boolean),
-        "curator_status": v.text(data.get("Curator Status"), "Curator Status"),
-        "playlists": v.text(data.get("Playlists"), "Playlists"),
-        "client_email": client_emails or None,
-        "vendor_email": ", ".join(vendor_emails) or None,
-        "notes": v.text(data.get("Notes"), "Notes"),
-        "last_modified": get("Last Modified", v.date),
-        "sp_vendor_updates": v.text(data.get("SP Vendor Updates"), "SP Vendor Updates"),
-        "invoice": v.text(data.get("Invoice"), "Invoice"),
-        "update_client": v.text(data.get("Update Client"), "Update Client"),
-        "playlist_links": v.text(data.get("Playlist Links"), "Playlist Links"),
-        "vendor_cost": get("Vendor Cost", v.decimal, 2),
-    }
-    if errors:
-        raise v.RowError(errors)
+        cells.warn("URL", data.get("URL"), f"{len(tids)} track links for {len(songs)} song(s)")
+        tids = []
+    client_emails = cells.optional(_emails, data.get("Client Email"), "Client Email") or []
+    vendor_emails = cells.optional(_emails, data.get("Vendor Email"), "Vendor Email") or []
+    sfa = cells.optional(v.url, data.get("SFA"), "SFA")
+    common = _common_values(data, cells, client_emails, vendor_emails)
     multi = len(songs) > 1
     sfa_song = 0
     if sfa and multi:  # the SFA link names its track: give it to that song
@@ -247,9 +226,46 @@ def parse_row(row: int, data: Mapping[str, Any]) -> list[CampaignSong]:
             vendor_key=name_key(common["vendor"]), vendor_name=common["vendor"], vendor_emails=vendor_emails,
             salesperson_key=name_key(common["salesperson"]),
             group_key=name_key(cell) if multi else None, group_name=cell if multi else None,
-            song_count=len(songs), record=data,
+            song_count=len(songs), record=data, warnings=cells.warnings,
         ))
     return out
+
+
+def _common_values(data: Mapping[str, Any], cells: v.RowCells, client_emails: list[str],
+                   vendor_emails: list[str]) -> dict[str, Any]:
+    """The ``spotify_campaigns`` columns that every song of a row shares (all optional)."""
+    def opt(name: str, fn, *args):
+        return cells.optional(fn, data.get(name), name, *args)
+
+    def txt(name: str):
+        return v.text(data.get(name), name)
+
+    return {
+        "client": clean_name(data.get("Client")),
+        "goal": opt("Goal", v.integer),
+        "remaining": opt("Remaining", v.integer),
+        "daily": opt("Daily", v.integer),
+        "weekly": opt("Weekly", v.integer),
+        "salesperson": clean_name(data.get("Salesperson")),
+        "status": normalise_status(data.get("Status")),
+        "status_raw": txt("Status"),
+        "url_raw": txt("URL"),
+        "vendor": clean_name(data.get("Vendor")),
+        "start_date": opt("Start Date", v.date),
+        "sale_price": opt("Sale price", v.decimal, 2),
+        "paid_vendor": opt("Paid Vendor?", v.boolean),
+        "curator_status": txt("Curator Status"),
+        "playlists": txt("Playlists"),
+        "client_email": client_emails or None,
+        "vendor_email": ", ".join(vendor_emails) or None,
+        "notes": txt("Notes"),
+        "last_modified": opt("Last Modified", v.date),
+        "sp_vendor_updates": txt("SP Vendor Updates"),
+        "invoice": txt("Invoice"),
+        "update_client": txt("Update Client"),
+        "playlist_links": txt("Playlist Links"),
+        "vendor_cost": opt("Vendor Cost", v.decimal, 2),
+    }
 
 
 def best_variant(variants: Counter, first_seen: Mapping[str, int]) -> str:

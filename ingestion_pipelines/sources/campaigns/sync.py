@@ -12,7 +12,10 @@ Sync rules (seed 002, "Duplicate Prevention" and "Data Preservation"):
   hand-entered SFA URL survives a blank or stale CSV cell); client emails are merged with the
   ones already stored (never dropped); columns the CSV does not have (``phone``,
   ``contact_person``) are never written;
-* campaigns absent from the CSV and playlist rows absent from a scrape are never deleted.
+* campaigns absent from the CSV and playlist rows absent from a scrape are never deleted;
+* only a missing Campaign name (or, in a scrape, playlist name) fails a row; an optional cell
+  that does not parse is a warning on the ``spotify_campaigns`` (or ``campaign_playlists``)
+  report and the row lands with that column empty (DESIGN.md §9).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sqlalchemy as sa
 
 from ...engine import validate as v
 from ...engine.load import LoadRun, PendingRow, TableLoad
-from ...engine.outcomes import IngestReport, Outcome, RowOutcome
+from ...engine.outcomes import CellWarning, IngestReport, Outcome, RowOutcome
 from ...engine.readers import FileFormatError, iter_records
 from ...engine.schema import AUDIT_COLUMNS
 from .normalise import CSV_COLUMNS, CampaignSong, best_variant, clean_name, name_key, parse_row
@@ -43,7 +46,8 @@ class CampaignCsvError(ValueError):
 class ParsedCsv:
     """The normalised CSV: ``songs`` (one per campaign song, later rows win), ``failed`` and
     ``duplicates`` (row outcomes), ``rows_read`` (data records), ``columns`` (header),
-    ``missing_columns`` (of the 25 expected)."""
+    ``missing_columns`` (of the 25 expected), ``warnings`` (optional cells that did not parse,
+    in row order; their rows are in ``songs``)."""
 
     songs: list[CampaignSong]
     failed: list[RowOutcome]
@@ -51,6 +55,7 @@ class ParsedCsv:
     rows_read: int
     columns: list[str]
     missing_columns: list[str]
+    warnings: list[CellWarning] = field(default_factory=list)
 
     def by_status(self) -> dict[str, int]:
         """Campaign songs per normalised status."""
@@ -72,6 +77,7 @@ def parse_csv(source: Any, name: str | None = None) -> ParsedCsv:
     songs: dict[str, CampaignSong] = {}
     failed: list[RowOutcome] = []
     duplicates: list[RowOutcome] = []
+    warnings: list[CellWarning] = []
     n = 0
     for rec in records:
         n += 1
@@ -84,6 +90,7 @@ def parse_csv(source: Any, name: str | None = None) -> ParsedCsv:
         except v.RowError as e:
             failed.append(RowOutcome(rec.row, Outcome.FAILED, error=str(e), record=rec.data))
             continue
+        warnings.extend(parsed[0].warnings)
         for s in parsed:
             k = s.values["campaign_key"]
             if k in songs:
@@ -92,7 +99,7 @@ def parse_csv(source: Any, name: str | None = None) -> ParsedCsv:
                                              error=f"duplicate campaign: row {rec.row} has the same campaign and wins"))
             songs[k] = s
     missing = [c for c in CSV_COLUMNS if c not in columns]
-    return ParsedCsv(list(songs.values()), failed, duplicates, n, columns, missing)
+    return ParsedCsv(list(songs.values()), failed, duplicates, n, columns, missing, warnings)
 
 
 @dataclass
@@ -161,7 +168,8 @@ def sync_campaign_tables(conn: sa.Connection, parsed: ParsedCsv, *, dry_run: boo
     one connection (clients, vendors, groups, then campaigns, so links always resolve).
 
     Each batch commits unless ``dry_run`` (the caller rolls back). Returns a
-    :class:`SyncResult`; bad rows come back as failed outcomes, never raise."""
+    :class:`SyncResult`; bad rows come back as failed outcomes, never raise; the CSV's
+    warnings are on ``reports["spotify_campaigns"]``."""
     audit = dict(audit or {})
     now = _now()
     res = SyncResult()
@@ -238,6 +246,7 @@ def sync_campaign_tables(conn: sa.Connection, parsed: ParsedCsv, *, dry_run: boo
     rep = IngestReport()
     rep.extend(parsed.failed)
     rep.extend(parsed.duplicates)
+    rep.add_warnings(parsed.warnings)
     res.reports["spotify_campaigns"] = _run(conn, spec, rows, dry_run=dry_run, batch_size=batch_size,
                                             audit=audit, on_batch=on_batch)
     res.reports["spotify_campaigns"].merge(rep)
@@ -283,7 +292,9 @@ def import_playlists(conn: sa.Connection, files: Iterable[tuple[str, bytes]], *,
     ``{"track_id", "scraped_at", "playlists": [{"playlist_name", "playlist_curator",
     "streams_28d", "streams_7d", "streams_12m", "date_added"}]}``) into ``campaign_playlists``,
     matched to campaigns by track id. Upsert only: playlist history is never deleted, and
-    ``first_seen_at`` keeps the first time a playlist was seen."""
+    ``first_seen_at`` keeps the first time a playlist was seen. An entry without a playlist
+    name fails; a stream count or date that does not parse is a warning on ``report`` (row =
+    the entry's number across the files) and lands empty."""
     docs: list[tuple[str, dict]] = []
     out = PlaylistsResult(IngestReport())
     for uri, data in files:
@@ -312,6 +323,7 @@ def import_playlists(conn: sa.Connection, files: Iterable[tuple[str, bytes]], *,
             campaigns_of[tid].append(cid)
     now = _now()
     rows: list[PendingRow | RowOutcome] = []
+    warnings: list[CellWarning] = []
     matched: set[str] = set()
     n = 0
     for uri, doc in docs:
@@ -327,27 +339,11 @@ def import_playlists(conn: sa.Connection, files: Iterable[tuple[str, bytes]], *,
             n += 1
             rec = {"file": uri, **(item if isinstance(item, dict) else {"item": item})}
             try:
-                if not isinstance(item, dict):
-                    raise v.RowError([v.FieldError("playlist", "not an object")])
-                errs: list[v.FieldError] = []
-
-                def get(name, fn, *a):
-                    try:
-                        return fn(item.get(name), name, *a)
-                    except v.FieldError as e:
-                        errs.append(e)
-
-                pname = clean_name(item.get("playlist_name") or item.get("name"))
-                curator = clean_name(item.get("playlist_curator") or item.get("curator"))
-                if not pname:
-                    errs.append(v.FieldError("playlist_name", "is required"))
-                vals = {"streams_28d": get("streams_28d", v.integer, 0), "streams_7d": get("streams_7d", v.integer, 0),
-                        "streams_12m": get("streams_12m", v.integer, 0), "date_added": get("date_added", v.date)}
-                if errs:
-                    raise v.RowError(errs)
+                pname, curator, vals, cells = _playlist_entry(n, item)
             except v.RowError as e:
                 rows.append(RowOutcome(n, Outcome.FAILED, error=f"{uri}: {e}", record=rec))
                 continue
+            warnings.extend(CellWarning(w.row, w.column, w.value, f"{uri}: {w.reason}") for w in cells.warnings)
             for cid in cids:
                 matched.add(cid)
                 rows.append(PendingRow(n, {
@@ -360,5 +356,26 @@ def import_playlists(conn: sa.Connection, files: Iterable[tuple[str, bytes]], *,
     spec = TableLoad(campaign_playlists, fill_only=frozenset({"first_seen_at"}),
                      compare_exclude=frozenset(AUDIT_COLUMNS) | {"first_seen_at"})
     out.report = LoadRun(conn, spec, batch_size=batch_size, dry_run=dry_run, audit=dict(audit or {})).run(rows)
+    out.report.add_warnings(warnings)
     out.campaigns = len(matched)
     return out
+
+
+def _playlist_entry(n: int, item: Any) -> tuple[str, str | None, dict[str, Any], v.RowCells]:
+    """One scraped playlist entry -> (name, curator, the stream/date columns, its cells).
+    Raises :class:`~ingestion_pipelines.engine.validate.RowError` when it is not an object or
+    has no playlist name; a stream count or date that does not parse reads as None, with a
+    warning in the returned cells."""
+    cells = v.RowCells(n)
+    if not isinstance(item, dict):
+        cells.fail("playlist", "not an object")
+        cells.check()
+    pname = clean_name(item.get("playlist_name") or item.get("name"))
+    curator = clean_name(item.get("playlist_curator") or item.get("curator"))
+    if not pname:
+        cells.fail("playlist_name", "is required")
+    vals = {name: cells.optional(v.integer, item.get(name), name, 0)
+            for name in ("streams_28d", "streams_7d", "streams_12m")}
+    vals["date_added"] = cells.optional(v.date, item.get("date_added"), "date_added")
+    cells.check()
+    return pname, curator, vals, cells

@@ -170,11 +170,16 @@ def test_bad_playlist_files_and_items_are_reported(sqlite_warehouse):
     _sync(wh)
     uri, data = scraped_files()[0]
     doc = json.loads(data)
-    doc["playlists"][0]["streams_28d"] = "lots"
+    doc["playlists"][0]["streams_28d"] = "lots"  # optional: a warning, the entry lands
+    doc["playlists"][1]["playlist_name"] = " "  # required: the entry fails
     files = [(uri, json.dumps(doc).encode()), ("file:///bad.json", b"{not json"), ("file:///x.json", b"[]")]
     with wh.connect() as conn:
         res = import_playlists(conn, files)
-    assert res.report.counts["failed"] == 1 and "streams_28d" in res.report.failures[0].error
+        streams = conn.execute(sa.select(schema.campaign_playlists.c.streams_28d).where(
+            schema.campaign_playlists.c.playlist_name == doc["playlists"][0]["playlist_name"])).scalars().all()
+    assert res.report.counts["failed"] == 1 and "playlist_name: is required" in res.report.failures[0].error
+    assert [(w.row, w.column, w.value) for w in res.report.warnings] == [(1, "streams_28d", "lots")]
+    assert uri in res.report.warnings[0].reason and streams and set(streams) == {None}
     assert [u for u, _r in res.bad_files] == ["file:///bad.json", "file:///x.json"]
     assert res.report.counts["inserted"] == len(doc["playlists"]) - 1
     assert SCRAPED.is_dir()
