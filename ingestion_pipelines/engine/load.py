@@ -1,12 +1,14 @@
 """Batched, transactional upserts on a table's natural key, with per-row outcomes.
 
-Two paths, one contract (DESIGN.md §2, "load"):
+The per-row front end of the upsert core (:mod:`.upsert`; the counts-only one is
+:class:`~.staged.StagedUpsert`). Two paths, one contract (DESIGN.md §2, "load"):
 
-* PostgreSQL: the batch is ``COPY``-ed (text format) into a session-local staging table, then
-  one ``INSERT .. SELECT .. ON CONFLICT (natural key) DO UPDATE .. WHERE <something changed>
-  RETURNING <key>, (xmax = 0)`` writes it. Rows not returned were unchanged (or skipped).
+* PostgreSQL: the batch is ``COPY``-ed (text format) into a session-local staging table,
+  orphans (``TableLoad.refs``) are removed from it in SQL, then one ``INSERT .. SELECT .. ON
+  CONFLICT (natural key) DO UPDATE .. WHERE <something changed> RETURNING <key>, (xmax = 0)``
+  writes it (:class:`~.upsert.PgStaging`). Rows not returned were unchanged (or skipped).
 * Every other dialect (SQLite, MySQL/MariaDB): the existing rows of the batch are read with one
-  ``SELECT .. WHERE key IN (..)``, compared in Python, and written with one executemany
+  ``SELECT .. WHERE key IN (..)`` (and their parents, for orphans), compared in Python, and written with one executemany
   ``INSERT`` and one executemany ``UPDATE``.
 
 Each batch runs inside a savepoint. When it fails (a constraint, a value the database
@@ -14,7 +16,7 @@ refuses), the batch is rolled back and bisected until the bad rows are isolated:
 reported as failed with the database's message, and every good row still lands.
 
 Column ownership: only the columns present in a row are written; columns listed in
-``preserve_on_blank`` are never overwritten by a blank (``None`` or ``""``) value, so a value
+``preserve_on_blank`` are never overwritten by a blank (``None`` or all-space text) value, so a value
 a person typed in by hand survives a sync from a source that has nothing for it. Columns listed
 in ``fill_only`` are stronger: the source writes them only while the stored value is NULL or
 blank, so a value already there (typed by hand, or written by an earlier run) always wins.
@@ -24,17 +26,20 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import io
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, StatementError
 
+from .copytext import copy_value
 from .outcomes import IngestReport, Outcome, RowOutcome
-from .schema import AUDIT_COLUMNS, natural_key, qualified_name
+from .upsert import ParentRef, PgStaging, TableLoad, find_orphans, owned_value
+
+__all__ = ["BatchLoader", "LoadRun", "ParentRef", "PendingRow", "RowInvalid", "TableLoad", "chunked",
+           "db_message", "is_row_error", "run_bisected", "sync_children"]
 
 
 @dataclass
@@ -50,36 +55,6 @@ class PendingRow:
     values: dict[str, Any]
     record: Mapping[str, Any] | None = None
     key_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
-
-
-@dataclass
-class TableLoad:
-    """How to load rows into one table.
-
-    ``table``: the SQLAlchemy table; ``key``: its natural key columns (default: the
-    ``uq_<table>_natural_key`` constraint or the primary key); ``on_existing``:
-    ``"update"`` (upsert) or ``"skip"`` (an existing row is left alone and reported as
-    skipped with ``skip_reason``); ``preserve_on_blank``: columns a blank value never
-    overwrites; ``fill_only``: columns written only while the stored value is NULL/blank (the
-    source never owns a value already there, e.g. a hand-entered SFA URL or a first-seen
-    timestamp); ``compare_exclude``: columns that do not count as a change.
-    """
-
-    table: sa.Table
-    key: tuple[str, ...] = ()
-    on_existing: Literal["update", "skip"] = "update"
-    preserve_on_blank: frozenset[str] = frozenset()
-    fill_only: frozenset[str] = frozenset()
-    compare_exclude: frozenset[str] = frozenset(AUDIT_COLUMNS)
-    skip_reason: str = "already exists"
-
-    def __post_init__(self) -> None:
-        if not self.key:
-            self.key = natural_key(self.table)
-
-
-def _blank(v: Any) -> bool:
-    return v is None or (isinstance(v, str) and v.strip() == "")
 
 
 def _norm(v: Any) -> Any:
@@ -142,16 +117,12 @@ class BatchLoader:
         self.table = spec.table
         self.audit = {k: v for k, v in (audit or {}).items() if k in self.table.c}
         self.is_postgres = conn.dialect.name == "postgresql"
-        self._staging: str | None = None
-        self.qualified = qualified_name(conn, self.table)
+        self._stagings: dict[tuple[str, ...], PgStaging] = {}  # PostgreSQL: per column set
 
     # -- public -----------------------------------------------------------------------
     def load(self, rows: Sequence[PendingRow]) -> list[RowOutcome]:
         """Load one batch (in a savepoint, bisected on failure); one outcome per row."""
         rows, dup_outcomes = self._dedupe(rows)
-        if self.is_postgres and rows:
-            self._staging = None
-            self._ensure_staging()  # outside the savepoint, so a rolled-back batch keeps it
         return dup_outcomes + self._load_bisect(list(rows))
 
     # -- internals --------------------------------------------------------------------
@@ -217,9 +188,14 @@ class BatchLoader:
 
     # generic (SQLite, MySQL, ...) ------------------------------------------------------
     def _write_generic(self, rows: list[PendingRow]) -> list[RowOutcome]:
+        """Read the stored rows of the batch (``IN (..)``), decide each row's outcome and
+        value in Python (:func:`~.upsert.owned_value`), then one executemany ``INSERT`` and one
+        ``UPDATE``: these dialects cannot tell inserted / updated / unchanged from an upsert
+        statement (MySQL's affected-rows count is per statement, SQLite has no ``xmax``)."""
         t, key = self.table, self.spec.key
         key_cols = [t.c[k] for k in key]
         cols = self._columns(rows)
+        orphans = find_orphans(self.conn, self.spec.refs, [(i, r.values) for i, r in enumerate(rows)])
         existing: dict[tuple, Mapping[str, Any]] = {}
         keys = [tuple(r.values.get(k) for k in key) for r in rows]
         for i in range(0, len(keys), 500):
@@ -229,32 +205,25 @@ class BatchLoader:
                 existing[_key_of(m, key)] = m
         audit = self._audit_values()
         inserts, updates, out = [], [], []
-        for r in rows:
+        for i, r in enumerate(rows):
             k = _row_key(r, key)
             old = existing.get(k)
-            if old is None:
+            if i in orphans:
+                out.append(RowOutcome(r.row, FAILED, key=k, error=orphans[i], record=r.record))
+            elif old is None:
                 inserts.append({**{c: r.values.get(c) for c in cols}, **audit})
                 out.append(RowOutcome(r.row, INSERTED, key=k))
-                continue
-            if self.spec.on_existing == "skip":
+            elif self.spec.on_existing == "skip":
                 out.append(RowOutcome(r.row, SKIPPED, key=k, error=self.spec.skip_reason))
-                continue
-            new = {}
-            for c in cols:
-                v = r.values.get(c, old[c])
-                if c in self.spec.preserve_on_blank and _blank(v):
-                    v = old[c]
-                if c in self.spec.fill_only and not _blank(old[c]):
-                    v = old[c]
-                new[c] = v
-            changed = any(_norm(new[c]) != _norm(old[c]) for c in cols
-                          if c not in key and c not in self.spec.compare_exclude)
-            if changed:
-                updates.append({**{f"_k_{k2}": old[k2] for k2 in key},
-                                **{f"_v_{c}": v for c, v in {**new, **audit}.items()}})
-                out.append(RowOutcome(r.row, UPDATED, key=k))
             else:
-                out.append(RowOutcome(r.row, UNCHANGED, key=k))
+                new = {c: owned_value(self.spec, c, r.values.get(c, old[c]), old[c]) for c in cols}
+                if any(_norm(new[c]) != _norm(old[c]) for c in cols
+                       if c not in key and c not in self.spec.compare_exclude):
+                    updates.append({**{f"_k_{k2}": old[k2] for k2 in key},
+                                    **{f"_v_{c}": v for c, v in {**new, **audit}.items()}})
+                    out.append(RowOutcome(r.row, UPDATED, key=k))
+                else:
+                    out.append(RowOutcome(r.row, UNCHANGED, key=k))
         if inserts:
             self.conn.execute(t.insert(), inserts)
         if updates:
@@ -265,71 +234,24 @@ class BatchLoader:
         return out
 
     # PostgreSQL fast path ----------------------------------------------------------------
-    def _ensure_staging(self) -> str:
-        if self._staging is None:
-            name = f"_stg_{self.table.name}"[:60]
-            self.conn.exec_driver_sql(
-                f'CREATE TEMP TABLE IF NOT EXISTS "{name}" (LIKE {self.qualified} INCLUDING DEFAULTS)')
-            self._staging = name
-        return self._staging
-
     def _write_postgres(self, rows: list[PendingRow]) -> list[RowOutcome]:
-        t, key = self.table, self.spec.key
-        cols = self._columns(rows)
-        audit = self._audit_values()
-        data_cols = [c for c in cols if c not in audit]  # audit values win over row values
-        all_cols = data_cols + list(audit)
-        audit_tail = "".join("\t" + _copy_text(v) for v in audit.values()) + "\n"
-        stg = self._ensure_staging()
-        self.conn.exec_driver_sql(f'TRUNCATE "{stg}"')
-        buf = io.StringIO()
-        write = buf.write
-        for r in rows:
-            get = r.values.get
-            write("\t".join([_copy_text(get(c)) for c in data_cols]) + audit_tail)
-        buf.seek(0)
-        raw = self.conn.connection.dbapi_connection
-        with raw.cursor() as cur:
-            collist = ", ".join(f'"{c}"' for c in all_cols)
-            cur.copy_expert(f'COPY "{stg}" ({collist}) FROM STDIN', buf)
-        target = self.qualified
-        collist = ", ".join(f'"{c}"' for c in all_cols)
-        keylist = ", ".join(f'"{k}"' for k in key)
-        if self.spec.on_existing == "skip":
-            conflict = "DO NOTHING"
-        else:
-            sets, cmp_old, cmp_new = [], [], []
-            for c in all_cols:
-                if c in key:
-                    continue
-                new = f'EXCLUDED."{c}"'
-                if c in self.spec.preserve_on_blank:
-                    blank = f"NULLIF({new}, '')" if _is_text(t.c[c]) else new
-                    new = f'COALESCE({blank}, t."{c}")'
-                if c in self.spec.fill_only:
-                    kept = f"NULLIF(t.\"{c}\", '')" if _is_text(t.c[c]) else f't."{c}"'
-                    new = f"COALESCE({kept}, {new})"
-                sets.append(f'"{c}" = {new}')
-                if c not in self.spec.compare_exclude:
-                    cmp_old.append(f't."{c}"')
-                    cmp_new.append(new)
-            if not sets:
-                conflict = "DO NOTHING"
-            else:
-                where = (f" WHERE ({', '.join(cmp_old)}) IS DISTINCT FROM ({', '.join(cmp_new)})"
-                         if cmp_old else " WHERE false")
-                if len(cmp_old) == 1:
-                    where = f" WHERE {cmp_old[0]} IS DISTINCT FROM {cmp_new[0]}"
-                conflict = f"DO UPDATE SET {', '.join(sets)}{where}"
-        sql = (f'INSERT INTO {target} AS t ({collist}) SELECT {collist} FROM "{stg}" '
-               f"ON CONFLICT ({keylist}) {conflict} RETURNING {', '.join(f't.{chr(34)}{k}{chr(34)}' for k in key)}, (xmax = 0) AS _inserted")
-        returned = {}
-        for m in self.conn.exec_driver_sql(sql).mappings():
-            returned[_key_of(m, key)] = bool(m["_inserted"])
+        """COPY the batch (line = position in ``rows``) into the staging table of its column
+        set, drop orphans, upsert (:class:`~.upsert.PgStaging`); rows not returned by the
+        upsert were unchanged (or skipped)."""
+        key = self.spec.key
+        cols = tuple(c for c in self._columns(rows) if c not in self.audit and c != "_ingested_at")
+        stg = self._stagings.get(cols)
+        if stg is None:
+            stg = self._stagings[cols] = PgStaging(self.conn, self.spec, cols, self.audit)
+        stg.copy([f"{i}\t" + "\t".join([copy_value(r.values.get(c)) for c in cols]) for i, r in enumerate(rows)])
+        orphans = dict(stg.drop_orphans())
+        returned = {_key_of(m._mapping, key): bool(m._inserted) for m in stg.upsert()}
         out = []
-        for r in rows:
+        for i, r in enumerate(rows):
             k = _row_key(r, key)
-            if k in returned:
+            if i in orphans:
+                out.append(RowOutcome(r.row, FAILED, key=k, error=orphans[i], record=r.record))
+            elif k in returned:
                 out.append(RowOutcome(r.row, INSERTED if returned[k] else UPDATED, key=k))
             elif self.spec.on_existing == "skip":
                 out.append(RowOutcome(r.row, SKIPPED, key=k, error=self.spec.skip_reason))
@@ -404,33 +326,6 @@ def sync_children(conn: sa.Connection, spec: TableLoad, parent_column: str, pare
             conn.execute(t.delete().where(*[t.c[k] == e[k] for k in spec.key]))
             deleted[e[parent_column]] = deleted.get(e[parent_column], 0) + 1
     return outcomes, deleted
-
-
-def _is_text(col: sa.Column) -> bool:
-    return isinstance(col.type, (sa.String, sa.Text))
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(v: Any) -> str:
-    """One value in PostgreSQL's COPY text format (``\\N`` for NULL)."""
-    if type(v) is str:  # the common case first
-        if "\x00" in v:
-            raise ValueError("NUL character in value")
-        return v.translate(_COPY_ESCAPES)
-    if v is None:
-        return "\\N"
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, (dict, list)):
-        v = json.dumps(v, default=str)
-    s = str(v)
-    if "\x00" in s:
-        raise ValueError("NUL character in value")
-    return s.translate(_COPY_ESCAPES)
 
 
 def db_message(exc: Exception) -> str:
