@@ -3,7 +3,8 @@
 
 read (JSON array) -> validate (:mod:`.model`) -> resolve identity -> photos (concurrent)
 -> load (entities upserted on ``id``; roles and social accounts synced per entity, in one
-savepoint per batch, bisected on failure) -> outcomes, failed-entities files, ledger.
+savepoint per batch, bisected on failure) -> outcomes, failed-entities files, warnings file
+(optional fields that did not parse: the entity landed without them, DESIGN.md §9), ledger.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ...engine import ledger
 from ...engine.landing import Location
 from ...engine.load import BatchLoader, PendingRow, TableLoad, chunked, db_message, run_bisected, sync_children
 from ...engine.outcomes import IngestReport, Outcome, ProgressLogger, RowOutcome
-from ...engine.result_files import write_rows
+from ...engine.result_files import write_report_warnings, write_rows
 from ...resources.http import HttpClient
 from ...resources.storage import BlobStore
 from .model import Entity, parse_entity, phone_is_e164
@@ -59,11 +60,13 @@ class ImportResult:
     """What one fixture import did.
 
     ``entities``: the entities' :class:`IngestReport` (inserted / updated / unchanged /
-    skipped / failed, one row per fixture element); ``roles`` / ``social``: counts of child
+    skipped / failed, one row per fixture element; its ``warnings`` are the optional fields
+    that did not parse, row = the element's 1-based index); ``roles`` / ``social``: counts of child
     rows inserted / updated / unchanged / deleted; ``photos``: downloaded / reused / failed
     / skipped counts; ``photo_errors``: (entity index, display name, reason);
     ``phone_not_e164``: entities whose phone was kept as typed; ``failed_rows_file`` and
-    ``failed_fixture_file``: URIs (None when nothing failed or in a dry run).
+    ``failed_fixture_file``: URIs (None when nothing failed or in a dry run);
+    ``warnings_file``: the warnings' URI beside them (None when there are none or in a dry run).
     """
 
     uri: str
@@ -77,6 +80,7 @@ class ImportResult:
     phone_not_e164: int = 0
     failed_rows_file: str | None = None
     failed_fixture_file: str | None = None
+    warnings_file: str | None = None
     dry_run: bool = False
 
 
@@ -165,7 +169,9 @@ def import_fixture(loc: Location, *, conn: sa.Connection, store: BlobStore, http
     valid: list[tuple[int, Any, Entity]] = []
     for i, obj in enumerate(elements):
         try:
-            valid.append((i + 1, obj, parse_entity(obj)))
+            entity, warnings = parse_entity(obj, i + 1)
+            valid.append((i + 1, obj, entity))
+            res.entities.add_warnings(warnings)
         except ValueError as e:
             name = obj.get("display_name") if isinstance(obj, dict) else None
             res.entities.add(RowOutcome(i + 1, Outcome.FAILED, error=f"entity #{i + 1} ({name or 'no name'}): {e}", record=obj if isinstance(obj, dict) else {"value": obj}))
@@ -265,6 +271,7 @@ def import_fixture(loc: Location, *, conn: sa.Connection, store: BlobStore, http
 
     if res.entities.failures and not options.dry_run:
         res.failed_rows_file, res.failed_fixture_file = _write_failed(store, run_id, res.entities.failures)
+    res.warnings_file = write_report_warnings(store, f"{_failed_base(run_id)}/failed_entities.csv", res.entities) or None
     if not options.dry_run:
         ledger.record_file(conn, source=SOURCE, uri=loc.uri, sha256=digest, size=size, status="succeeded",
                            run_id=run_id, rows_read=len(elements), rows_loaded=res.entities.loaded,
@@ -319,11 +326,16 @@ def _fetch_photos(plans: list[_Planned], loc: Location, store: BlobStore, http: 
         counted.add(stored.sha256)
 
 
+def _failed_base(run_id: str) -> str:
+    """The folder of a run's failed-entities and warnings files in the BlobStore."""
+    return f"failed/artists/{run_id}"
+
+
 def _write_failed(store: BlobStore, run_id: str, failures: list[RowOutcome]) -> tuple[str, str]:
     """Write the failed entities twice: a CSV (top-level fields + ``import_error``,
     formulas neutralised) and a JSON fixture (each entity + ``import_error``) that can be
     fixed and re-imported. Returns their URIs."""
-    base = f"failed/artists/{run_id}"
+    base = _failed_base(run_id)
     header_fields = ["index", "kind", "display_name", *ENTITY_FIELDS, "profile_photo_url", "roles", "social_media", "import_error"]
     rows = []
     fixture = []

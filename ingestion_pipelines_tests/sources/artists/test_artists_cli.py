@@ -40,16 +40,16 @@ def test_ingest_import_entities_dry_run_real_run_bad_file_and_usage(tmp_path):
     env = env_for(tmp_path)
     p = run([BIN / "ingest", "import-entities", str(SAMPLE), "--dry-run"], env)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "dry run" in p.stdout and "inserted=35" in p.stdout and "failed=6" in p.stdout
+    assert "dry run" in p.stdout and "inserted=37" in p.stdout and "failed=4" in p.stdout
     assert count(tmp_path, "entities") == 0
 
     p = run([BIN / "ingest", "import-entities", str(SAMPLE)], env)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "SUCCESS" in p.stdout and "inserted=35" in p.stdout and "failed rows file:" in p.stdout
-    assert count(tmp_path, "entities") == 35
+    assert "SUCCESS" in p.stdout and "inserted=37" in p.stdout and "failed rows file:" in p.stdout
+    assert count(tmp_path, "entities") == 37
 
     p = run([BIN / "ingest", "import-entities", str(SAMPLE)], env)
-    assert p.returncode == 0 and "skipped=35" in p.stdout
+    assert p.returncode == 0 and "skipped=37" in p.stdout
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -81,5 +81,5 @@ def test_dagster_cli_validate_and_materialize_group(tmp_path):
     p = run([BIN / "dagster", "asset", "materialize", "-m", "ingestion_pipelines.definitions",
              "--select", "group:artists"], env, timeout=400)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert count(tmp_path, "entities") == 35
+    assert count(tmp_path, "entities") == 37
     assert (tmp_path / "storage" / "exports" / "artists_fixture.json").exists()
