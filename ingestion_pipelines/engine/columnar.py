@@ -50,6 +50,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pj
 
+from .copytext import COPY_NULL
+
 _MONEY = r"^-?\d{1,12}(?:\.\d{1,2})?$"
 # ISO 8601 with a zone, the forms Python's datetime.fromisoformat and PostgreSQL both accept;
 # calendar validity (Feb 30) is checked by Arrow's own timestamp parser afterwards.
@@ -177,7 +179,7 @@ class ColumnarParser:
                 ok = pc.and_(ok, pc.or_(pc.invert(present), pc.fill_null(valid, False)))
                 if not pa.types.is_string(text.type):
                     text = pc.cast(text, pa.string())
-                text = pc.fill_null(text, "\\N")
+                text = pc.fill_null(text, COPY_NULL)
             rendered.append(text)
         for name, ids in self.refs:
             missing = _missing(ids, pc.unique(pc.filter(t[name], ok)).to_pylist())
@@ -238,8 +240,10 @@ _CSV = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="n
 
 
 def _copy_text(table: pa.Table) -> bytes:
-    """``table``'s rows as COPY text lines (tab-separated, newline-terminated). Every value
-    is already free of characters COPY would escape; Arrow's CSV writer does it in one pass
+    """``table``'s rows as COPY text lines (tab-separated, newline-terminated): the vectorised
+    form of :func:`~.copytext.copy_value`, for values that need no escaping (every value
+    passed :func:`_clean`, which refuses the characters of :data:`~.copytext.COPY_SPECIALS`;
+    NULL is :data:`~.copytext.COPY_NULL`). Arrow's CSV writer does it in one pass
     (~10x faster than joining the columns), except that it refuses a value with a double
     quote, which then goes through a row-wise join."""
     buf = io.BytesIO()
@@ -284,7 +288,8 @@ def _suspicious(data: bytes) -> bool:
 
 
 def _clean(col: pa.Array) -> pa.Array:
-    """Values that need no COPY escaping and that the careful parsers accept as they are:
+    """Values that need no COPY escaping (none of :data:`~.copytext.COPY_SPECIALS`) and that
+    the careful parsers accept as they are:
     non-empty, printable (no tab, newline, CR, NUL or other control character; a few exotic
     spaces such as U+00A0 are refused too, and left to the careful path) and no backslash.
     (A regex for this, a negated Unicode class, made RE2 hold ~40 MB.)"""

@@ -37,8 +37,9 @@ from .schema import AUDIT_COLUMNS, natural_key, qualified_name
 class ParentRef:
     """``columns`` of the child table must match ``parent_columns`` of a row in ``parent``
     (e.g. ``("tenant_id", "order_id")`` -> ``orders(tenant_id, order_id)``); ``label`` names
-    the reference in error messages. A row whose reference has no parent fails (orphan),
-    a NULL reference included."""
+    the reference in error messages. A row whose reference has no parent fails (orphan); a
+    NULL in any of ``columns`` is no reference, never an orphan (as a SQL foreign key reads it,
+    and as PostgreSQL's staged check always treated it)."""
 
     columns: tuple[str, ...]
     parent: sa.Table
@@ -212,7 +213,7 @@ class PgStaging:
                 cc = ", ".join(f'"{c}"' for c in ref.columns)
                 cond = " AND ".join(f'p."{pc}" = k."{c}"' for c, pc in zip(ref.columns, ref.parent_columns))
                 find = (f'SELECT {", ".join(f"k.{chr(34)}{c}{chr(34)}" for c in ref.columns)} '
-                        f'FROM (SELECT DISTINCT {cc} FROM "{self.name}") k '
+                        f'FROM (SELECT DISTINCT {cc} FROM "{self.name}" WHERE ({cc}) IS NOT NULL) k '
                         f"WHERE NOT EXISTS (SELECT 1 FROM {q(ref.parent)} p WHERE {cond})")
                 cur.execute(find)
                 if not cur.fetchall():
@@ -272,7 +273,7 @@ def find_orphans(conn: sa.Connection, refs: Iterable[ParentRef], rows: Sequence[
     out: dict[int, str] = {}
     for ref in refs:
         wanted = {tuple(v.get(c) for c in ref.columns) for line, v in rows if line not in out}
-        wanted = list(wanted)
+        wanted = [k for k in wanted if None not in k]
         found: set[tuple] = set()
         pcols = [ref.parent.c[c] for c in ref.parent_columns]
         for i in range(0, len(wanted), 500):
@@ -280,6 +281,6 @@ def find_orphans(conn: sa.Connection, refs: Iterable[ParentRef], rows: Sequence[
             found.update(tuple(r) for r in conn.execute(q))
         for line, v in rows:
             k = tuple(v.get(c) for c in ref.columns)
-            if line not in out and k not in found:
+            if line not in out and None not in k and k not in found:
                 out[line] = ref.reason("/".join(map(str, k)))
     return out
