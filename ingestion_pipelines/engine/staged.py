@@ -46,7 +46,7 @@ from .outcomes import Outcome, RowOutcome
 from .schema import AUDIT_COLUMNS, AUDIT_SETTINGS, audit_defaults_in_place, qualified_name
 from .upsert import ParentRef, PgStaging, TableLoad
 
-__all__ = ["CopyRows", "ParentRef", "StagedResult", "StagedUpsert", "copy_escape"]
+__all__ = ["StagedResult", "StagedUpsert"]
 
 
 @dataclass

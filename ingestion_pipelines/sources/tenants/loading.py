@@ -12,7 +12,7 @@ against their ids, loaded once per entity — in SQL instead when a parent has m
 ``MAX_PARENT_IDS_IN_MEMORY`` rows), the lines it declines through the careful per-line
 :class:`~.records.Parser` (which gives each bad line its reason), duplicate ids within a file
 (:class:`FileIds`) -> batches of ~``batch_size`` rows (:class:`~ingestion_pipelines.engine.
-staged.CopyRows`, whole text blocks) -> :class:`~ingestion_pipelines.engine.staged.StagedUpsert`
+copytext.CopyRows`, whole text blocks) -> :class:`~ingestion_pipelines.engine.staged.StagedUpsert`
 (PostgreSQL: COPY straight into the table while the keys are new, the audit columns filled by
 their defaults; else COPY into staging + upsert; other dialects: executemany) on one writer
 thread per entity load (:class:`_Writer`) while the parser goes on — into the next file too
@@ -44,11 +44,12 @@ from typing import Any, BinaryIO, Callable, Iterator, Mapping
 import orjson
 import sqlalchemy as sa
 
+from ...engine.copytext import CopyRows
 from ...engine.landing import Location, sha256_of
 from ...engine.ledger import already_loaded, record_file, rekey_file, seen_before
 from ...engine.outcomes import ProgressLogger
 from ...engine.schema import qualified_name
-from ...engine.staged import CopyRows, StagedResult, StagedUpsert
+from ...engine.staged import StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
 from . import schema
 from ...engine.columnar import ColumnarParser

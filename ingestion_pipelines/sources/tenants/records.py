@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
-from ...engine.staged import ParentRef, copy_escape
+from ...engine.copytext import copy_escape
+from ...engine.upsert import ParentRef
 from . import schema
 
 #: ``ingest_files.source`` of this source's files
