@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from ...engine import validate as v
 from ...engine.load import BatchLoader, PendingRow, TableLoad
 from ...engine.outcomes import Outcome
+from ...engine.schema import qualified_name
 from ...resources.warehouse import WarehouseResource
 from . import handlers as h
 from .schema import employees, metadata
@@ -175,7 +176,7 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
         loader = _loader(ctx)
         outs = loader.load(pending)
         emails = [p.values["email"] for p in pending]
-        ids = _ids_by_email(ctx.conn, emails, loader.qualified)
+        ids = _ids_by_email(ctx.conn, emails, qualified_name(ctx.conn, employees))
         by_row = {p.row: p for p in pending}
         for o in outs:
             pos = slot[o.row]
