@@ -7,7 +7,12 @@ the engine's :class:`~ingestion_pipelines.engine.load.BatchLoader`, so the artis
 reused through the database, not through code. When the tables do not exist yet, the import
 fails with a message saying to run the artists source first.
 
-Columns (header names, case-insensitive; only ``display_name`` — or ``name`` — is required):
+Columns (header names, case-insensitive; only ``display_name`` — or ``name`` — is required,
+and ``kind`` when given must be one; those, the natural key, are the only cells that fail a
+row. Any other cell that does not parse — an email, phone, photo URL or ``is_internal`` — is
+read as blank and reported as a warning (DESIGN.md §9): the row lands, and as blank never
+overwrites, the warehouse keeps what it had; ``entities`` has no raw column, so the
+warnings file keeps the text as written):
 ``kind`` (``PF`` person / ``PJ`` company; also ``person``/``company``; default ``PF``),
 ``display_name``, ``first_name``, ``last_name``, ``stage_name``, ``nationality``, ``gender``,
 ``email`` (validated), ``phone`` (E.164, default region from option ``phone_region``, US),
@@ -103,11 +108,21 @@ def name_key(display_name: str) -> str:
     return clean_name(display_name).casefold()
 
 
-def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | None]:
+def parse(row: h.Row, options: dict, warnings: list[dict] | None = None) -> tuple[dict[str, Any], list[str], bool | None]:
     """(entity values without id, roles, is_internal) from one row; raises ``ValueError``
-    with every problem of the row joined by ``; ``."""
+    with every problem of the required cells (display name, kind) joined by ``; ``. Optional
+    cells that do not parse read as None, each appended to ``warnings`` as ``{"column",
+    "value", "reason"}`` (the handler result's warnings, see :mod:`.handlers`)."""
     errors: list[v.FieldError] = []
     vals: dict[str, Any] = {}
+    warnings = [] if warnings is None else warnings
+
+    def optional(fn, name, value, *args, **kw):
+        try:
+            return fn(value, name, *args, **kw)
+        except v.FieldError as e:
+            warnings.append({"column": name, "value": value, "reason": e.message})
+            return None
 
     def get(*names: str) -> Any:
         for n in names:
@@ -139,18 +154,17 @@ def parse(row: h.Row, options: dict) -> tuple[dict[str, Any], list[str], bool | 
             errors.append(v.FieldError("kind", f"{kind_raw!r} is not PF/PJ (person/company)"))
     for f in TEXT_FIELDS:
         if row.has(f):
-            vals[f] = field(v.text, f, row.get(f), f)
+            vals[f] = optional(v.text, f, row.get(f))
     if row.has("email"):
-        vals["email"] = field(v.email, "email", row.get("email"), "email")
+        vals["email"] = optional(v.email, "email", row.get("email"))
     if row.has("phone"):
-        vals["phone"] = field(v.phone, "phone", row.get("phone"), "phone",
-                              default_region=options.get("phone_region") or "US")
+        vals["phone"] = optional(v.phone, "phone", row.get("phone"), default_region=options.get("phone_region") or "US")
     if row.has("profile_photo_url"):
-        vals["profile_photo_url"] = field(v.url, "profile_photo_url", row.get("profile_photo_url"), "profile_photo_url")
-    roles_raw = field(v.text, "roles", get("roles", "role"), "roles")
+        vals["profile_photo_url"] = optional(v.url, "profile_photo_url", row.get("profile_photo_url"))
+    roles_raw = optional(v.text, "roles", get("roles", "role"))
     # role names lower-cased, as the artists fixture model stores them ("Artist" == "artist")
     roles = [r.strip().lower() for r in _ROLE_SPLIT.split(roles_raw or "") if r.strip()]
-    internal = field(v.boolean, "is_internal", get("is_internal", "internal"), "is_internal")
+    internal = optional(v.boolean, "is_internal", get("is_internal", "internal"))
     if errors:
         raise v.RowError(errors)
     vals.update(kind=kind, display_name=display, name_key=name_key(display))
@@ -170,9 +184,10 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
     ent, roles_t = _tables(ctx)
     results: list[dict | None] = [None] * len(rows)
     parsed: list[tuple[int, int, dict, list[str], bool | None]] = []
+    warned: dict[int, list[dict]] = {}
     for pos, (idx, row) in enumerate(rows):
         try:
-            vals, roles, internal = parse(row, options)
+            vals, roles, internal = parse(row, options, warned.setdefault(pos, []))
         except ValueError as e:
             results[pos] = {"ok": False, "error": str(e)}
             continue
@@ -230,7 +245,8 @@ def handle_batch(rows: list[tuple[int, h.Row]], import_job_id: str, options: dic
         idx = min(bad_roles)
         raise RoleRefused(f"roles: {bad_roles[idx]}")
     for pos, (eid, outcome, roles) in by_pos.items():
-        results[pos] = {"ok": True, "result": {"id": eid, "outcome": outcome, "roles": roles}}
+        results[pos] = {"ok": True, "result": {"id": eid, "outcome": outcome, "roles": roles,
+                                               **({"warnings": warned[pos]} if warned.get(pos) else {})}}
     return results  # type: ignore[return-value]
 
 

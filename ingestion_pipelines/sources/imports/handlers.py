@@ -5,6 +5,16 @@ A **row handler** is a function referenced by dotted path (``"pkg.module.functio
     def handler(row_index: int, row: Row, import_job_id: str, options: dict) -> dict:
         return {"ok": True, "result": {...}}        # or {"ok": False, "error": "..."}
 
+A successful result may name the optional cells it could not read (DESIGN.md §9, the
+optional-cell rule: the row still lands, those columns empty)::
+
+        return {"ok": True, "result": {..., "warnings": [
+            {"column": "phone", "value": "555-0100", "reason": "a local number without an area code"}]}}
+
+The runner takes ``"warnings"`` out of the result (it is not written to the success file),
+counts them and writes them to the warnings file beside the failed file (``row, column,
+value, reason``). A row fails only for a missing or unusable key or required field.
+
 ``row_index`` is the 1-based record number in the file (the physical line / sheet row, as
 :class:`~ingestion_pipelines.engine.readers.SourceRecord` numbers it); ``row`` is a
 :class:`Row`: the list of cell values in column order (the seed's ``row[0]``, ``row[1]``),

@@ -13,7 +13,7 @@ failing batch, progress written with the batch it counts)::
         handler(rows) in a savepoint -> ok/result or error per row
         progress line in the log; in the batch's transaction: import_jobs progress every
             N batches, the cancel flag (import_jobs.status = 'cancelling') every batch
-        COMMIT; result rows -> success / failed result files (temp files, streamed)
+        COMMIT; result rows -> success / failed / warnings result files (temp files, streamed)
         cancel flag or run termination -> stop
     upload result files; import_jobs: succeeded | cancelled | failed, counts, files
 """

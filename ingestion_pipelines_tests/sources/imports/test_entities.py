@@ -46,11 +46,15 @@ def test_entities_from_spreadsheet(warehouse, local_store):
         c.execute(ent.insert().values(id="11111111-1111-1111-1111-111111111111", kind="PF", display_name="smiley",
                                       name_key="smiley", notes="typed by hand"))
     o = run_import(warehouse, local_store, "entities", str(DATA / "entities.csv"))
-    assert (o.success_count, o.failure_count) == (2, 3)
+    assert (o.success_count, o.failure_count) == (3, 2)
     errs = [r[-1] for r in read_back(local_store.get_bytes(local_store.key_from_uri(o.failed_file["uri"])), "csv")[1:]]
     assert errs[0].startswith("display_name: required")
     assert errs[1].startswith("kind: 'XX' is not PF/PJ")
-    assert errs[2].startswith("email:")
+    # Luna Park's email is not one: an optional cell, so the row lands without it, with a warning
+    assert o.warnings.warnings_total == 1
+    warned = read_back(local_store.get_bytes(local_store.key_from_uri(o.warnings_file["uri"])), "csv")
+    assert warned[0] == ["row", "column", "value", "reason"] and warned[1][:3] == ["6", "email", "luna@example"]
+    assert o.warnings_file["uri"].rpartition("/")[0] == o.failed_file["uri"].rpartition("/")[0]
     with warehouse.engine.connect() as c:
         rows = {r.name_key: r for r in c.execute(sa.select(ent))}
         rl = sorted((r.entity_id, r.role, r.primary_role, r.is_internal) for r in c.execute(sa.select(roles)))
@@ -58,10 +62,35 @@ def test_entities_from_spreadsheet(warehouse, local_store):
     assert smiley.id == "11111111-1111-1111-1111-111111111111" and smiley.display_name == "Smiley"
     assert smiley.notes == "typed by hand" and smiley.first_name == "João" and smiley.phone == "+5511912345678"
     assert rows["acme records"].kind == "PJ" and len(rows["acme records"].id) == 36
+    assert rows["luna park"].email == "" and rows["luna park"].first_name == "Luna"
     assert rl == sorted([(smiley.id, "artist", True, False), (smiley.id, "producer", False, False),
-                         (rows["acme records"].id, "label", True, True)])
+                         (rows["acme records"].id, "label", True, True), (rows["luna park"].id, "artist", True, False)])
     o2 = run_import(warehouse, local_store, "entities", str(DATA / "entities.csv"), ImportOptions(output_format="xlsx"))
-    assert o2.outcomes == {"unchanged": 2}
+    assert o2.outcomes == {"unchanged": 3}
+
+
+def test_entities_optional_cells_that_do_not_parse_are_warnings(warehouse, local_store, tmp_path):
+    ent, roles = _artists_tables(warehouse)
+    with warehouse.engine.begin() as c:  # a stored phone survives an unreadable cell (blank never overwrites)
+        c.execute(ent.insert().values(id="22222222-2222-2222-2222-222222222222", kind="PF", display_name="Kept",
+                                      name_key="kept", phone="+40721234567"))
+    sheet = tmp_path / "people.csv"
+    sheet.write_text("kind,display_name,email,phone,profile_photo_url,is_internal\n"
+                     "PF,Kept,kept@example.com,555-0100,,\n"
+                     "PF,New One,not an email,,www.example.com/p.jpg,maybe\n"
+                     ",Blank Kind Is Fine,,,,\n"
+                     "XX,Bad Kind,,,,\n")
+    o = run_import(warehouse, local_store, "entities", str(sheet))
+    assert (o.success_count, o.failure_count, o.warnings.warnings_total) == (3, 1, 4)
+    assert [(w.row, w.column, w.value) for w in o.warnings.warnings] == [
+        (2, "phone", "555-0100"), (3, "email", "not an email"), (3, "profile_photo_url", "www.example.com/p.jpg"),
+        (3, "is_internal", "maybe")]
+    with warehouse.engine.connect() as c:
+        got = {r.name_key: r for r in c.execute(sa.select(ent))}
+    assert got["kept"].phone == "+40721234567" and got["kept"].email == "kept@example.com"
+    assert got["new one"].email == "" and got["new one"].profile_photo_url == "" and "blank kind is fine" in got
+    success = read_back(local_store.get_bytes(local_store.key_from_uri(o.success_file["uri"])), "csv")
+    assert all("warnings" not in r[-1] for r in success[1:])  # warnings go to their own file only
 
 
 def test_entities_row_with_refused_role_writes_nothing(warehouse, local_store, tmp_path):
@@ -106,3 +135,18 @@ def test_entities_identity_and_primary_role_follow_the_artists_rules(warehouse, 
     act = ents["new act"][0]
     assert rl == {(band, "artist"): (True, True), (band, "producer"): (False, False),
                   (act, "singer"): (True, False), (act, "dancer"): (False, False), (act, "writer"): (False, False)}
+
+
+def test_entities_asset_reports_warnings_in_its_metadata(warehouse, local_store):
+    from dagster import materialize
+
+    from ingestion_pipelines.sources.imports.assets import import_job, run_config
+
+    _artists_tables(warehouse)
+    res = materialize([import_job], resources={"warehouse": warehouse, "blob_store": local_store},
+                      run_config=run_config("entities", str(DATA / "entities.csv"), "ent-md"))
+    md = {k: getattr(v, "value", v) for k, v in res.asset_materializations_for_node("imports__import_job")[0].metadata.items()}
+    assert (md["success_count"], md["failed"], md["warnings"]) == (3, 2, 1)
+    assert md["warnings_file"].endswith("/results/ent-md/entities_warnings.csv")
+    assert "| 6 | email | luna@example |" in md["warnings_preview"]
+    assert local_store.exists(local_store.key_from_uri(md["warnings_file"]))
