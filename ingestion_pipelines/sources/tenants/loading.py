@@ -602,125 +602,17 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
     (psycopg2 and Arrow release the GIL while they work, so parsing and COPY overlap across
     cores). Bad lines go to the failed records with their reason; the file's stored bytes
     are hashed as they are read when ``job.hasher`` is set. Stops early when the writer
-    failed the file; an error reading the file (e.g. a gzip cut short) fails it."""
-    fr, obj = job.fr, job.obj
-    ids = FileIds()
-
-    def bad(line: int, reason: str, raw: bytes | None) -> None:
-        writer.bad(job, line, reason, raw)
-
-    batch = CopyRows()
-    # Parser.parse inlined (this runs once per line of the careful path): the generated fast
-    # parser, and the field-by-field one (which gives the reason) only when it declines
-    fast = careful = columnar = None
-    read = 0
-
-    def careful_line(n: int, raw: bytes) -> tuple[int, str, bytes, bytes] | None:
-        """The careful path for line ``n``: the row ``(line, id, COPY text, raw line)`` for
-        :func:`add_rows`, or None (blank, or bad: reported)."""
-        nonlocal read
-        if not raw or raw.isspace():
-            return None
-        read += 1
-        try:
-            out = fast(raw)
-        except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
-            out = None
-        if out is None:
-            try:
-                out = careful(raw)
-            except BadLine as e:
-                bad(n, str(e), raw)
-                return None
-        text, rid = out
-        return n, rid, text.encode(), raw
-
-    def add_rows(rows: list[tuple[int, str, bytes, bytes]]) -> None:
-        """Rows ``(line, id, COPY text, raw line)`` in line order: each whose id is new in the
-        file goes into the batch, a repeated one is reported with the line it was first seen
-        at. The ids are checked against the file's earlier blocks all at once (:meth:`FileIds.
-        hits`); only an id whose hash was seen before is looked up exactly."""
-        seen_hash = ids.hits([r[1] for r in rows])
-        for (n, rid, text, raw), maybe in zip(rows, seen_hash):
-            first = ids.add(rid, n) if maybe else ids.add_new(rid, n)
-            if first is not None:
-                bad(n, f"duplicate id {rid!r}: first seen at line {first}", raw)
-                continue
-            batch.add_row(n, text)
-
-    misses = 0  # slices in a row of which Arrow read nothing
-
-    def block(data: bytes, n0: int, count: int) -> None:
-        """``count`` whole lines (``data`` ends with a newline), the first being line ``n0``:
-        the columnar path, split in halves where Arrow refuses it (a malformed line, invalid
-        UTF-8, a blank line), line by line below ``MIN_COLUMNAR_LINES``. (Iterative: a
-        recursive closure would be a reference cycle keeping this file's ids alive.) After two
-        slices in a row of which Arrow read nothing (e.g. a file whose ids are JSON numbers),
-        the rest of the file goes line by line without trying."""
-        nonlocal misses
-        todo = [(data, n0, count)]
-        some_read = False
-        while todo:
-            data, n0, count = todo.pop()
-            pb = columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and misses < 2 else None
-            if pb is None:
-                lines = _split_lines(data)
-                if count >= 2 * MIN_COLUMNAR_LINES and misses < 2:
-                    mid = count // 2
-                    todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
-                    todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
-                else:
-                    add_rows([r for k, raw in enumerate(lines) if (r := careful_line(n0 + k, raw)) is not None])
-                continue
-            some_read = True
-            parsed(pb, data, n0, count)
-        misses = 0 if some_read else misses + 1
-
-    def parsed(pb, data: bytes, n0: int, count: int) -> None:
-        """Adds the rows of a block the columnar parser read (its rejected lines through the
-        careful path, in line order)."""
-        nonlocal read
-        if not pb.rejected and ids.add_block(n0, pb.ids, pb.id_array):
-            read += count
-            batch.add_block(n0, count, pb.text)
-            return
-        # in line order, so duplicate ids are told exactly as the careful path tells them
-        lines = _split_lines(data)
-        rejected = set(pb.rejected)
-        good = iter(zip(pb.ids, pb.rows))
-        rows = []
-        for k in range(count):
-            if k in rejected:
-                r = careful_line(n0 + k, lines[k])
-                if r is not None:
-                    rows.append(r)
-                continue
-            rid, row = next(good)
-            read += 1
-            rows.append((n0 + k, rid, row, lines[k]))
-        add_rows(rows)
-
+    failed the file; an error reading the file (e.g. a gzip cut short) fails it: its ledger
+    row is closed as failed and the next file loads. A ledger error or an interrupt
+    propagates (after the file's end is queued)."""
     _gc_pause(True)  # the loop makes millions of short-lived objects and no cycles: the collector only costs (~4 %)
+    parse: _FileParse | None = None
     parse_error: BaseException | None = None
     try:
-        parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
-        fast, careful = parser._fast, parser._parse
-        columnar = ColumnarParser(FIELDS[entity], fixed=("tenant_id", tenant_id),
-                                  refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
-        f, close = _open_binary(store, obj, job.hasher)
+        parse = _FileParse(writer, job, entity, tenant_id, ref_sets)
+        f, close = _open_binary(store, job.obj, job.hasher)
         try:
-            n = 1
-            for data in iter_slices(f):
-                count = data.count(b"\n")
-                block(data, n, count)
-                n += count
-                if job.error is not None:
-                    break  # the writer failed this file
-                if len(batch) >= batch_size:  # whole blocks: a batch may exceed batch_size by one slice
-                    writer.batch(job, batch)
-                    batch = CopyRows()
-            if batch and job.error is None:
-                writer.batch(job, batch)
+            parse.send_batches(f, batch_size)
         finally:
             close()
     except Exception as exc:  # noqa: BLE001 - e.g. a truncated gzip: this file fails, the next loads
@@ -732,8 +624,131 @@ def _parse_file(writer: _Writer, store: BlobStore, job: _FileJob, entity: str, t
         raise
     finally:
         _gc_pause(False)
-        fr.rows_read += read
+        if parse is not None:
+            job.fr.rows_read += parse.read
         writer.end(job, parse_error)
+
+
+class _FileParse:
+    """The parse of one file's lines into :class:`CopyRows` batches: each slice of whole lines
+    through the columnar (Arrow) parser (:meth:`add_slice`), the lines it declines through the
+    careful per-line parsers (:meth:`careful_line`), every row's id checked against the file's
+    earlier ones (:meth:`add_rows`). ``read`` counts the non-blank lines seen; bad lines go to
+    ``writer.bad`` with their reason."""
+
+    def __init__(self, writer: _Writer, job: _FileJob, entity: str, tenant_id: str,
+                 ref_sets: list[tuple[str, Any, str]]) -> None:
+        self.writer, self.job = writer, job
+        self.ids = FileIds()
+        self.batch = CopyRows()
+        self.read = 0
+        self.misses = 0  # slices in a row of which Arrow read nothing
+        parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
+        # Parser.parse inlined (it runs once per line of the careful path): the generated fast
+        # parser, and the field-by-field one (which gives the reason) only when it declines
+        self.fast, self.careful = parser._fast, parser._parse
+        self.columnar = ColumnarParser(FIELDS[entity], fixed=("tenant_id", tenant_id),
+                                       refs=[(fld, parent_ids) for fld, parent_ids, _ in (ref_sets or ())])
+
+    def send_batches(self, f: BinaryIO, batch_size: int) -> None:
+        """Read ``f`` slice by slice and hand ``writer`` a batch whenever it holds
+        ``batch_size`` rows (whole blocks: a batch may exceed it by one slice), then the last
+        one; stops when the writer failed the file."""
+        writer, job = self.writer, self.job
+        n = 1
+        for data in iter_slices(f):
+            count = data.count(b"\n")
+            self.add_slice(data, n, count)
+            n += count
+            if job.error is not None:
+                return  # the writer failed this file
+            if len(self.batch) >= batch_size:
+                writer.batch(job, self.batch)
+                self.batch = CopyRows()
+        if self.batch and job.error is None:
+            writer.batch(job, self.batch)
+
+    def add_slice(self, data: bytes, n0: int, count: int) -> None:
+        """``count`` whole lines (``data`` ends with a newline), the first being line ``n0``:
+        the columnar path, split in halves where Arrow refuses it (a malformed line, invalid
+        UTF-8, a blank line), line by line below ``MIN_COLUMNAR_LINES``. After two slices in a
+        row of which Arrow read nothing (e.g. a file whose ids are JSON numbers), the rest of
+        the file goes line by line without trying."""
+        todo = [(data, n0, count)]
+        some_read = False
+        while todo:
+            data, n0, count = todo.pop()
+            try_columnar = self.misses < 2
+            pb = self.columnar.parse(data, count) if count >= MIN_COLUMNAR_LINES and try_columnar else None
+            if pb is not None:
+                some_read = True
+                self.add_columnar(pb, data, n0, count)
+                continue
+            lines = _split_lines(data)
+            if count >= 2 * MIN_COLUMNAR_LINES and try_columnar:
+                mid = count // 2
+                todo.append((b"\n".join(lines[mid:]) + b"\n", n0 + mid, count - mid))
+                todo.append((b"\n".join(lines[:mid]) + b"\n", n0, mid))  # popped first
+            else:
+                careful_line = self.careful_line
+                self.add_rows([r for k, raw in enumerate(lines) if (r := careful_line(n0 + k, raw)) is not None])
+        self.misses = 0 if some_read else self.misses + 1
+
+    def add_columnar(self, pb: Any, data: bytes, n0: int, count: int) -> None:
+        """Adds the rows of a block the columnar parser read: as one block when none was
+        rejected and its ids are all new, else row by row in line order (its rejected lines
+        through the careful path), so duplicate ids are told as the careful path tells them."""
+        if not pb.rejected and self.ids.add_block(n0, pb.ids, pb.id_array):
+            self.read += count
+            self.batch.add_block(n0, count, pb.text)
+            return
+        lines = _split_lines(data)
+        rejected = set(pb.rejected)
+        good = iter(zip(pb.ids, pb.rows))
+        rows = []
+        for k in range(count):
+            if k in rejected:
+                r = self.careful_line(n0 + k, lines[k])
+                if r is not None:
+                    rows.append(r)
+                continue
+            rid, row = next(good)
+            self.read += 1
+            rows.append((n0 + k, rid, row, lines[k]))
+        self.add_rows(rows)
+
+    def careful_line(self, n: int, raw: bytes) -> tuple[int, str, bytes, bytes] | None:
+        """The careful path for line ``n``: the row ``(line, id, COPY text, raw line)`` for
+        :meth:`add_rows`, or None (blank, or bad: reported)."""
+        if not raw or raw.isspace():
+            return None
+        self.read += 1
+        try:
+            out = self.fast(raw)
+        except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
+            out = None
+        if out is None:
+            try:
+                out = self.careful(raw)
+            except BadLine as e:
+                self.writer.bad(self.job, n, str(e), raw)
+                return None
+        text, rid = out
+        return n, rid, text.encode(), raw
+
+    def add_rows(self, rows: list[tuple[int, str, bytes, bytes]]) -> None:
+        """Rows ``(line, id, COPY text, raw line)`` in line order: each whose id is new in the
+        file goes into the batch, a repeated one is reported with the line it was first seen
+        at. The ids are checked against the file's earlier blocks all at once (:meth:`FileIds.
+        hits`); only an id whose hash was seen before is looked up exactly."""
+        ids, batch = self.ids, self.batch
+        seen_hash = ids.hits([r[1] for r in rows])
+        for (n, rid, text, raw), maybe in zip(rows, seen_hash):
+            first = ids.add(rid, n) if maybe else ids.add_new(rid, n)
+            if first is not None:
+                self.writer.bad(self.job, n, f"duplicate id {rid!r}: first seen at line {first}", raw)
+                continue
+            batch.add_row(n, text)
 
 
 _gc_lock = threading.Lock()
