@@ -34,7 +34,7 @@ from ...engine.result_files import write_rows
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import checks, schema
-from .loading import RESULTS_PREFIX, SOURCE, FailedRecords, load_entity
+from .loading import RESULTS_PREFIX, SOURCE, CellWarnings, FailedRecords, load_entity
 from .records import ENTITIES, REFS, TENANT_ID_RE
 
 GROUP = "tenants"
@@ -196,10 +196,11 @@ def _entity_asset(entity: str):
               blob_store: BlobStore) -> MaterializeResult:
         tenant_id = context.partition_key
         warehouse.setup(schema.metadata)
-        failed = FailedRecords()
+        failed, warnings = FailedRecords(), CellWarnings()
         with warehouse.connect() as conn:
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
-                              log=context.log, failed=failed, landed_sha256=_sensor_hashes(context, config))
+                              log=context.log, failed=failed, landed_sha256=_sensor_hashes(context, config),
+                              warnings=warnings)
             # the good-records check counts files that loaded to their end; failed files
             # have their own check (all_files_loaded)
             written = sum(res.total(k, loaded_only=True) for k in ("inserted", "updated", "unchanged"))
@@ -210,7 +211,9 @@ def _entity_asset(entity: str):
                                         failed_files={f.uri: f.error or "failed" for f in res.failed_files},
                                         counts=counts)
             rows_in_table = counts["rows"]
-        uri = failed.upload(blob_store, f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson")
+        failed_key = f"{RESULTS_PREFIX}/{tenant_id}/{entity}_{context.run_id}_failed.ndjson"
+        uri = failed.upload(blob_store, failed_key)
+        warnings_uri = warnings.upload(blob_store, failed_key)
         loaded = [f for f in res.files if f.status == "loaded"]
         skipped_files = [f for f in res.files if f.status == "skipped"]
         context.log.info(f"{entity} [{tenant_id}]: {len(loaded)} file(s) loaded, {len(skipped_files)} already loaded, "
@@ -225,6 +228,9 @@ def _entity_asset(entity: str):
             "files_failed": len(res.failed_files),
             "failed_rows_file": uri or "",
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
+            "warnings": warnings.report.warnings_total, "warnings_file": warnings_uri or "",
+            **({"warnings_preview": MetadataValue.md(warnings.report.warnings_listing())}
+               if warnings.report.warnings_total else {}),
             **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items()},
         }
         check_results = [AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=meta,

@@ -47,7 +47,8 @@ import sqlalchemy as sa
 from ...engine.copytext import CopyRows
 from ...engine.landing import Location, sha256_of
 from ...engine.ledger import already_loaded, record_file, rekey_file, seen_before
-from ...engine.outcomes import ProgressLogger
+from ...engine.outcomes import WARNING_COLUMNS, CellWarning, IngestReport, ProgressLogger
+from ...engine.result_files import ResultFileWriter, warnings_key
 from ...engine.schema import qualified_name
 from ...engine.staged import StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
@@ -103,6 +104,8 @@ class FileResult:
     #: :class:`~ingestion_pipelines.engine.staged.StagedResult`); listed in the failed-records file
     skipped: int = 0
     failed: int = 0
+    #: optional fields that did not parse (their rows loaded with them NULL; see :class:`CellWarnings`)
+    warnings: int = 0
     error: str | None = None
     #: database seconds per phase (copy, orphans, write) of the writer connection
     timings: dict[str, float] = field(default_factory=dict)
@@ -165,6 +168,35 @@ class FailedRecords:
             return store.put_file(key, self.path, content_type="application/x-ndjson")
         finally:
             os.unlink(self.path)
+
+
+class CellWarnings:
+    """The optional-cell rule's warnings of one entity load (DESIGN.md §9): each optional
+    field that did not parse, its line loaded with that column NULL, streamed to a temporary
+    CSV; :meth:`upload` puts it beside the failed-records file. Columns: ``file`` (its URI;
+    one load reads many files) and :data:`~ingestion_pipelines.engine.outcomes.WARNING_COLUMNS`
+    (``row`` = the line number, ``column`` = the field, ``value`` as the line wrote it: the
+    tenants tables have no raw column, so this file is where the text is kept, ``reason``).
+    ``report`` counts them and keeps the first ten for the materialization's listing."""
+
+    def __init__(self) -> None:
+        self.report = IngestReport(max_warnings_kept=10)
+        self._file = ResultFileWriter(["file", *WARNING_COLUMNS], "csv")
+
+    def add(self, uri: str, line: int, warnings: list[tuple[str, str, str]]) -> None:
+        """Line ``line`` of ``uri`` loaded with these ``(field, value, reason)`` left NULL."""
+        for column, value, reason in warnings:
+            w = CellWarning(line, column, value, reason)
+            self.report.warn(w)
+            self._file.write([uri, *w.as_row()])
+
+    def upload(self, store: BlobStore, failed_key: str) -> str | None:
+        """The warnings file beside ``failed_key`` (:func:`~ingestion_pipelines.engine.
+        result_files.warnings_key`); its URI, or None (nothing written) when there are none."""
+        if not self.report.warnings_total:
+            self._file.discard()
+            return None
+        return self._file.upload(store, warnings_key(failed_key))
 
 
 class _Sha256:
@@ -251,9 +283,11 @@ def iter_slices(f: BinaryIO, size: int = SLICE_BYTES) -> Iterator[bytes]:
 
 def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: str, *, run_id: str,
                 batch_size: int = 20_000, log: Any = None, should_stop: Callable[[], bool] = lambda: False,
-                failed: FailedRecords | None = None, landed_sha256: Mapping[str, str] | None = None) -> EntityResult:
+                failed: FailedRecords | None = None, landed_sha256: Mapping[str, str] | None = None,
+                warnings: CellWarnings | None = None) -> EntityResult:
     """Load every landed file of ``entity`` for ``tenant_id`` through ``conn`` (committed per
-    batch and per ledger row). Returns an :class:`EntityResult`; bad lines go to ``failed``.
+    batch and per ledger row). Returns an :class:`EntityResult`; bad lines go to ``failed``,
+    optional fields that did not parse (their lines loaded) to ``warnings``.
     A file that fails part-way (e.g. a gzip truncated mid-file, a refused batch) is rolled back
     to its last committed batch, recorded as ``failed`` with its error in the ``ingest_files``
     ledger (so a later run loads it again) and in the result (``status="failed"``, ``error``),
@@ -270,7 +304,7 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     refs = parent_refs(entity)
     progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
     _load_files(conn, store, tenant_id, entity, landed_files(store, tenant_id, entity), result, table, cols, refs,
-                run_id, batch_size, log, should_stop, failed, progress, landed_sha256 or {})
+                run_id, batch_size, log, should_stop, failed, progress, landed_sha256 or {}, warnings)
     if progress is not None and progress.done:
         progress.finish()
     if conn.dialect.name == "postgresql" and result.total("inserted") + result.total("updated") >= ANALYZE_ABOVE:
@@ -301,7 +335,8 @@ class _FileJob:
 
 
 def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs, run_id, batch_size,
-                log, should_stop, failed, progress, landed_sha256: Mapping[str, str]) -> None:
+                log, should_stop, failed, progress, landed_sha256: Mapping[str, str],
+                warnings: CellWarnings | None = None) -> None:
     """The file loop of :func:`load_entity`: first the ledger decides which files load (a
     file loaded before is hashed — unless the sensor's hash of it still holds — and skipped
     when its content did); then this thread parses
@@ -342,7 +377,8 @@ def _load_files(conn, store, tenant_id, entity, files, result, table, cols, refs
     conn.commit()
     started: set[int] = set()
     if jobs:
-        writer = _Writer(conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log)
+        writer = _Writer(conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log,
+                         warnings)
         try:
             for job in jobs:
                 started.add(id(job))
@@ -373,10 +409,11 @@ class _Writer:
     (e.g. a lost connection) stops the load: :meth:`check` and :meth:`close` raise it in the
     parsing thread."""
 
-    def __init__(self, conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log):
+    def __init__(self, conn, store, entity, tenant_id, table, cols, refs, run_id, failed, progress, log,
+                 warnings: CellWarnings | None = None):
         self.conn, self.store, self.entity, self.tenant_id = conn, store, entity, tenant_id
         self.table, self.cols, self.refs, self.run_id = table, cols, refs, run_id
-        self.failed, self.progress, self.log = failed, progress, log
+        self.failed, self.progress, self.log, self.warnings = failed, progress, log, warnings
         self.pg = conn.dialect.name == "postgresql"
         self.lock = threading.Lock()
         self.fatal: BaseException | None = None
@@ -423,6 +460,14 @@ class _Writer:
                 job.fr.failed += 1
             if self.failed is not None:
                 self.failed.add(job.obj.uri, line, reason, raw)
+
+    def warn(self, job: _FileJob, line: int, warnings: list[tuple[str, str, str]]) -> None:
+        """Line ``line`` of ``job``'s file went into a batch with these optional fields
+        ``(field, value, reason)`` NULL: count them and write them to the warnings."""
+        with self.lock:
+            job.fr.warnings += len(warnings)
+            if self.warnings is not None:
+                self.warnings.add(job.obj.uri, line, warnings)
 
     # -- the writer thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -643,6 +688,8 @@ class _FileParse:
         self.batch = CopyRows()
         self.read = 0
         self.misses = 0  # slices in a row of which Arrow read nothing
+        #: line -> optional fields the careful path left NULL, told once the row is in the batch
+        self.line_warnings: dict[int, list[tuple[str, str, str]]] = {}
         parser = Parser(entity, tenant_id, ref_sets=ref_sets or None)
         # Parser.parse inlined (it runs once per line of the careful path): the generated fast
         # parser, and the field-by-field one (which gives the reason) only when it declines
@@ -728,11 +775,14 @@ class _FileParse:
         except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
             out = None
         if out is None:
+            warnings: list[tuple[str, str, str]] = []
             try:
-                out = self.careful(raw)
+                out = self.careful(raw, warnings)
             except BadLine as e:
                 self.writer.bad(self.job, n, str(e), raw)
                 return None
+            if warnings:
+                self.line_warnings[n] = warnings
         text, rid = out
         return n, rid, text.encode(), raw
 
@@ -741,14 +791,17 @@ class _FileParse:
         file goes into the batch, a repeated one is reported with the line it was first seen
         at. The ids are checked against the file's earlier blocks all at once (:meth:`FileIds.
         hits`); only an id whose hash was seen before is looked up exactly."""
-        ids, batch = self.ids, self.batch
+        ids, batch, pending = self.ids, self.batch, self.line_warnings
         seen_hash = ids.hits([r[1] for r in rows])
         for (n, rid, text, raw), maybe in zip(rows, seen_hash):
             first = ids.add(rid, n) if maybe else ids.add_new(rid, n)
             if first is not None:
+                pending.pop(n, None)
                 self.writer.bad(self.job, n, f"duplicate id {rid!r}: first seen at line {first}", raw)
                 continue
             batch.add_row(n, text)
+            if pending and n in pending:
+                self.writer.warn(self.job, n, pending.pop(n))
 
 
 _gc_lock = threading.Lock()

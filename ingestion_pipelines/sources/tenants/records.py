@@ -250,6 +250,12 @@ class Parser:
     :meth:`parse` takes one line (bytes, without the newline) and returns the row's COPY text
     (tab-separated values in :func:`columns` order) and its id as COPY text (the natural key as
     the database sees it: ``1`` and ``"1"`` give the same id); it raises :class:`BadLine`.
+
+    The optional-cell rule (DESIGN.md §9): only a missing or unusable key (``tenant_id``, the
+    id) or required field fails a line. An optional field (``FIELDS``: products.category,
+    customers.country) whose value does not parse is ``NULL`` in the row, and is appended to
+    the ``warnings`` list the caller passes as ``(field, value as written, reason)``; the
+    tenants tables have no raw column, so the value as written is kept in the warnings file.
     """
 
     entity: str
@@ -265,17 +271,18 @@ class Parser:
 
         self._fast = _compile_fast(self)
 
-    def parse(self, line: bytes) -> tuple[str, Any]:
-        """One line -> (COPY text, id); raises :class:`BadLine` with the reason."""
+    def parse(self, line: bytes, warnings: list[tuple[str, str, str]] | None = None) -> tuple[str, Any]:
+        """One line -> (COPY text, id); raises :class:`BadLine` with the reason. Optional
+        fields that do not parse are appended to ``warnings`` (see the class docstring)."""
         try:
             out = self._fast(line)
         except Exception:  # noqa: BLE001 - anything unusual: the careful path decides
             out = None
         if out is not None:
             return out
-        return self._parse(line)
+        return self._parse(line, warnings)
 
-    def _parse(self, line: bytes) -> tuple[str, Any]:
+    def _parse(self, line: bytes, warnings: list[tuple[str, str, str]] | None = None) -> tuple[str, Any]:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
@@ -301,10 +308,13 @@ class Parser:
             else:
                 try:
                     parts.append(conv(v))
-                except BadLine:
-                    raise
-                except ValueError as e:  # e.g. a NUL character, which no text column can store
-                    raise BadLine(f"{f}: {e}") from None
+                except ValueError as e:  # BadLine, or e.g. a NUL character, which no text column can store
+                    reason = str(e).removeprefix(f"{f}: ")
+                    if req:
+                        raise BadLine(f"{f}: {reason}") from None
+                    parts.append("\\N")
+                    if warnings is not None:
+                        warnings.append((f, as_written(v), reason))
         if self.ref_sets:
             for f, ids, label in self.ref_sets:
                 v = obj[f]
@@ -314,6 +324,12 @@ class Parser:
                     raise BadLine(f"orphan reference: {label} {self.tenant_id}/{v} not found")
         # the id as its COPY text (an integer id as its digits): 1 and "1" are the same key
         return "\t".join(parts), parts[1]
+
+
+def as_written(value: Any) -> str:
+    """A JSON value as the line wrote it (a string as itself, anything else as JSON), for
+    the warnings file."""
+    return value if type(value) is str else orjson.dumps(value).decode()
 
 
 _UNESC = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
