@@ -14,9 +14,11 @@ outcomes; :class:`~.staged.StagedUpsert`, counts only).
 * :func:`find_orphans` — the same reference check by ``IN (..)`` lookups, for other dialects.
 
 Speed: the statement is built once per staging table and executed through SQLAlchemy (its
-compiled cache), which costs well under a millisecond per batch of thousands of rows; the
-COPY and the orphan probes stay raw driver calls (psycopg2's ``copy_expert`` has no
-SQLAlchemy form; the probes run on the COPY's cursor).
+compiled cache). Measured against the same SQL text on the raw cursor: 0.5–2 ms more per
+batch (empty batches, 300 runs), under 1 % of a 20,000-row batch, and no change in the tenants
+benchmark; so SQLAlchemy's construct is used. The COPY and the orphan probes stay raw driver
+calls (psycopg2's ``copy_expert`` has no SQLAlchemy form; the probes are text built from the
+references, run on the COPY's cursor).
 """
 
 from __future__ import annotations
@@ -231,9 +233,11 @@ class PgStaging:
     def upsert(self) -> list[sa.Row]:
         """Write the staged rows; returns ``(key columns..., _inserted)`` of each row written
         (inserted or changed; an unchanged or skipped row is not returned)."""
-        t = self.spec.table
-        stmt = self._stmt.returning(*[t.c[k] for k in self.spec.key], sa.literal_column("(xmax = 0)").label("_inserted"))
-        return self.conn.execute(stmt, self.params).all()
+        if not hasattr(self, "_keys"):
+            t = self.spec.table
+            self._keys = self._stmt.returning(*[t.c[k] for k in self.spec.key],
+                                              sa.literal_column("(xmax = 0)").label("_inserted"))
+        return self.conn.execute(self._keys, self.params).all()
 
     def upsert_counts(self) -> tuple[int, int]:
         """Write the staged rows; returns (inserted, updated). Raises psycopg2's
