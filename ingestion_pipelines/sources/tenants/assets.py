@@ -30,7 +30,8 @@ from ...engine.ledger import record_file
 from ...engine.load import LoadRun, PendingRow, RowInvalid, TableLoad
 from ...engine.outcomes import Outcome, RowOutcome
 from ...engine.readers import iter_records
-from ...engine.result_files import write_rows
+from ...engine.result_files import write_report_warnings, write_rows
+from ...engine.validate import RowCells
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import checks, schema
@@ -61,7 +62,11 @@ class TenantFilesConfig(Config):
                     "hashed again; any other file is hashed as it loads. Used only in runs a sensor requested.")
 
 
-def _tenant_row(n: int, rec: dict[str, str]) -> PendingRow:
+def _tenant_row(n: int, rec: dict[str, str], cells: RowCells) -> PendingRow:
+    """One tenants.csv row under the optional-cell rule (DESIGN.md §9): a bad ``tenant_id`` or
+    a missing ``name`` raises :class:`RowInvalid`; a ``created_at``, ``currency`` (3 letters)
+    or ``country`` (2 letters) that does not parse is left empty and becomes a warning in
+    ``cells`` (the tenants table has no raw column: the warnings file keeps the text)."""
     tid = (rec.get("tenant_id") or "").strip()
     if not TENANT_ID_RE.match(tid):
         raise RowInvalid(f"tenant_id {tid!r:.70}: expected 1-64 letters, digits, '-' or '_'")
@@ -74,14 +79,25 @@ def _tenant_row(n: int, rec: dict[str, str]) -> PendingRow:
         try:
             created_at = dt.datetime.fromisoformat(created)
         except ValueError:
-            raise RowInvalid(f"created_at: not an ISO 8601 timestamp: {created!r:.40}") from None
-        if created_at.tzinfo is None:
-            raise RowInvalid(f"created_at: timestamp without a time zone: {created!r:.40}")
-    cur = (rec.get("currency") or "").strip().upper() or None
-    country = (rec.get("country") or "").strip().upper() or None
+            cells.warn("created_at", rec.get("created_at"), "not an ISO 8601 timestamp")
+        if created_at is not None and created_at.tzinfo is None:
+            created_at = None
+            cells.warn("created_at", rec.get("created_at"), "timestamp without a time zone")
+    cur = _letter_code(cells, rec, "currency", 3)
+    country = _letter_code(cells, rec, "country", 2)
     # The seed's api_key column is deliberately not stored (a secret has no place in the warehouse).
     return PendingRow(row=n, values={"tenant_id": tid, "name": name, "domain": (rec.get("domain") or "").strip() or None,
                                      "currency": cur, "country": country, "created_at": created_at}, record=rec)
+
+
+def _letter_code(cells: RowCells, rec: dict[str, str], column: str, length: int) -> str | None:
+    """``rec[column]`` as an upper-case code of ``length`` ASCII letters, None when blank;
+    anything else is a warning in ``cells`` and None."""
+    code = (rec.get(column) or "").strip().upper() or None
+    if code is not None and not (len(code) == length and code.isascii() and code.isalpha()):
+        cells.warn(column, rec.get(column), f"expected {length} letters")
+        return None
+    return code
 
 
 def _preview(rows: list[dict[str, Any]], cols: list[str]) -> str:
@@ -104,6 +120,7 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     # numbers, and a ragged row reported as a failed row instead of being padded or cut.
     header: list[str] = []
     valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
+    warnings: list = []  # CellWarning of the optional cells not read (their rows load)
 
     def rows(it):
         for sr in it:
@@ -113,11 +130,13 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
                 extra = f"; cells past the header: {cells[len(header):]!r:.200}" if len(cells) > len(header) else ""
                 yield RowOutcome(sr.row, Outcome.FAILED, error=f"{sr.error}{extra}", record=rec)
                 continue
+            cells = RowCells(sr.row)
             try:
-                pending = _tenant_row(sr.row, sr.data)
+                pending = _tenant_row(sr.row, sr.data, cells)
             except RowInvalid as e:
                 yield RowOutcome(sr.row, Outcome.FAILED, error=str(e), record=sr.data)
                 continue
+            warnings.extend(cells.warnings)
             valid[sr.row] = pending.values["tenant_id"]
             yield pending
 
@@ -132,6 +151,7 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
             it = iter_records(f, "csv", name=loc.uri)  # FileFormatError: not readable as CSV
             header.extend(it.columns or [])
             report = run.run(rows(it))
+            report.add_warnings(warnings)
         except Exception as exc:  # the file is recorded as failed, with its error, then the asset fails
             if not config.dry_run:
                 conn.rollback()
@@ -154,10 +174,11 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
         if new_parts:
             context.instance.add_dynamic_partitions(tenant_partitions.name, new_parts)
     failed_uri = None
+    failed_key = f"{RESULTS_PREFIX}/tenants_{context.run_id}_failed.csv"
     if report.failures and not config.dry_run:
         # the failed rows with their original columns + row + import_error (formulas neutralised)
         failed_uri = write_rows(
-            blob_store, f"{RESULTS_PREFIX}/tenants_{context.run_id}_failed.csv", ["row", *header, "import_error"],
+            blob_store, failed_key, ["row", *header, "import_error"],
             ([o.row, *[(o.record or {}).get(h) for h in header], o.error or "failed"] for o in report.failures), "csv")
     context.log.info(f"tenants: {report.summary()}; {len(new_parts)} new partition(s)")
     md: dict[str, Any] = {
@@ -166,6 +187,8 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
         "file": loc.uri, "failed_rows_file": failed_uri or "",
         "preview": MetadataValue.md(_preview([{"row": o.row, "error": o.error} for o in report.failures[:10]],
                                              ["row", "error"])),
+        "warnings": report.warnings_total, "warnings_file": write_report_warnings(blob_store, failed_key, report),
+        **({"warnings_preview": MetadataValue.md(report.warnings_listing())} if report.warnings_total else {}),
     }
     return MaterializeResult(metadata=md)
 

@@ -79,3 +79,35 @@ def test_optional_fields_that_do_not_parse_land_null_with_warnings(pg_warehouse,
          "expected an ISO 3166 alpha-2 country code, got ['DE']")]
     assert [x[1:4] for x in rows(md["products"]["warnings_file"].value)] == [
         ("11", "category", "42"), ("21", "category", "")]
+
+
+def test_tenants_csv_optional_cells_that_do_not_parse_are_warnings(pg_warehouse, local_store):
+    """tenants.csv: a created_at, currency or country that does not parse leaves that column
+    NULL; the tenant still lands (and becomes a partition); a bad tenant_id still fails."""
+    from ingestion_pipelines.sources.tenants.assets import tenants as tenants_asset
+
+    local_store.put_bytes("tenants/tenants.csv", (
+        "tenant_id,name,domain,currency,country,created_at,api_key\n"
+        "t-a,Alpha,a.example,usd,de,2024-01-01T00:00:00+00:00,k\n"
+        "t-b,Beta,,US Dollar,Germany,last tuesday,k\n"
+        "t-c,Gamma,,EUR,FR,2024-01-01T00:00:00,k\n"
+        "bad id,Delta,,EUR,FR,,k\n").encode())
+    with DagsterInstance.ephemeral() as instance:
+        r = materialize([tenants_asset], instance=instance,
+                        resources={"warehouse": pg_warehouse, "blob_store": local_store})
+        assert r.success
+        md = {k: v.value for k, v in r.asset_materializations_for_node("tenants__tenants")[0].metadata.items()}
+        assert sorted(instance.get_dynamic_partitions("tenants")) == ["t-a", "t-b", "t-c"]
+    assert (md["created"], md["failed"], md["warnings"]) == (3, 1, 4)
+    t = schema.tenants
+    with pg_warehouse.connect() as conn:
+        got = {row[0]: tuple(row[1:]) for row in conn.execute(
+            sa.select(t.c.tenant_id, t.c.currency, t.c.country, t.c.created_at).order_by(t.c.tenant_id))}
+    assert got["t-a"][:2] == ("USD", "DE") and got["t-a"][2] is not None
+    assert got["t-b"] == (None, None, None)
+    assert got["t-c"] == ("EUR", "FR", None)
+    text = local_store.get_bytes(local_store.key_from_uri(md["warnings_file"])).decode("utf-8-sig")
+    assert md["warnings_file"].endswith(f"tenants_{r.run_id}_warnings.csv")
+    assert [(w["row"], w["column"], w["value"]) for w in csv.DictReader(io.StringIO(text))] == [
+        ("3", "created_at", "last tuesday"), ("3", "currency", "US Dollar"), ("3", "country", "Germany"),
+        ("4", "created_at", "2024-01-01T00:00:00")]
