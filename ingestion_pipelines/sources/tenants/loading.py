@@ -20,7 +20,8 @@ thread per entity load (:class:`_Writer`) while the parser goes on — into the 
 
 Every bad line (file, line number, reason, the raw line) goes to one failed-records NDJSON file
 per (tenant, entity, run) in the BlobStore, written through a local temporary file so memory
-stays flat. Memory: the ids seen so far in the file (to report duplicates; ~36 bytes each,
+stays flat; an optional field that does not parse only leaves its column NULL, and goes to the
+warnings CSV beside it (:class:`CellWarnings`, DESIGN.md §9). Memory: the ids seen so far in the file (to report duplicates; ~36 bytes each,
 ~13 MB for a 350,000-line chunk file, see :class:`FileIds`) and the parent ids (8 bytes each
 above 100,000), plus at most three batches and one slice (the raw text of a line the
 database refuses is read again from the file afterwards). Measured on the seed's shapes: BENCHMARKS.md "tenants".
