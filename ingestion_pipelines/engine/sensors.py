@@ -27,7 +27,7 @@ from dagster import (
     sensor,
 )
 
-from ..resources.storage import BlobObject
+from ..resources.storage import BlobObject, BlobStore
 from .landing import content_tokens, scan_landing
 
 
@@ -80,16 +80,26 @@ def landing_sensor(spec: LandingSpec) -> SensorDefinition:
             default_status=DefaultSensorStatus.STOPPED, description=spec.description,
             required_resource_keys={"blob_store", *spec.resources})
     def _landing_sensor(context: SensorEvaluationContext, **resources) -> SensorResult:
-        store = resources["blob_store"]  # Dagster hands the required resources as arguments
-        scan = scan_landing(store, spec.prefix, context.cursor, page_size=spec.page_size, suffixes=spec.suffixes)
-        new = [o for o in scan.new if spec.accept is None or spec.accept(context, o)]
-        tokens = content_tokens(store, new)
-        asked = spec.requests(context, [Landed(o, tokens[o.key]) for o in new]) if new else Requests([])
+        # Dagster hands the required resources as arguments
+        landed, cursor = landed_since(spec, resources["blob_store"], context.cursor, context)
+        asked = spec.requests(context, landed) if landed else Requests([])
         if not isinstance(asked, Requests):
             asked = Requests(list(asked))
         if not asked.runs and not asked.partitions:
-            return SensorResult(skip_reason=SkipReason(f"no new files under {spec.prefix}"), cursor=scan.cursor)
-        return SensorResult(run_requests=asked.runs, dynamic_partitions_requests=asked.partitions,
-                            cursor=scan.cursor)
+            return SensorResult(skip_reason=SkipReason(f"no new files under {spec.prefix}"), cursor=cursor)
+        return SensorResult(run_requests=asked.runs, dynamic_partitions_requests=asked.partitions, cursor=cursor)
 
     return _landing_sensor
+
+
+def landed_since(spec: LandingSpec, store: BlobStore, cursor: str | None,
+                 context: SensorEvaluationContext | None = None, *, page_size: int | None = None,
+                 ) -> tuple[list[Landed], str]:
+    """One tick's scan without Dagster: the accepted new objects under ``spec.prefix`` with
+    their content tokens (in key order), and the cursor to store. ``page_size`` overrides the
+    spec's (tests page small listings); ``context`` is handed to ``spec.accept`` (None outside
+    a sensor)."""
+    scan = scan_landing(store, spec.prefix, cursor, page_size=page_size or spec.page_size, suffixes=spec.suffixes)
+    new = [o for o in scan.new if spec.accept is None or spec.accept(context, o)]
+    tokens = content_tokens(store, new)
+    return [Landed(o, tokens[o.key]) for o in new], scan.cursor

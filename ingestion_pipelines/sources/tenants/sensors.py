@@ -1,8 +1,9 @@
 """The landing sensor of the tenants source (DESIGN.md §6).
 
-It scans ``tenants/`` in the BlobStore (``STORAGE_URL``: a local folder or an S3 prefix) with
-:func:`~ingestion_pipelines.engine.landing.scan_landing` (cursor = last-modified watermark,
-listings paged across ticks, 5,000 objects per tick), and returns one ``SensorResult`` that
+It is the shared :func:`~ingestion_pipelines.engine.sensors.landing_sensor` over ``tenants/`` in
+the BlobStore (``STORAGE_URL``: a local folder or an S3 prefix; cursor = last-modified
+watermark, listings paged across ticks, 5,000 objects per tick, the files hashed on threads),
+and returns one ``SensorResult`` that
 
 * registers every tenant folder not yet a partition of ``tenants`` (``AddDynamicPartitionsRequest``),
 * requests one run of ``tenants_files_job`` per tenant with new files (``partition_key=`` the
@@ -15,44 +16,21 @@ listings paged across ticks, 5,000 objects per tick), and returns one ``SensorRe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 from typing import NamedTuple
 
-from dagster import (
-    AddDynamicPartitionsRequest,
-    AssetSelection,
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SensorResult,
-    define_asset_job,
-    in_process_executor,
-    sensor,
-)
+from dagster import AddDynamicPartitionsRequest, RunConfig, RunRequest, SensorEvaluationContext
 
-from ...engine.landing import content_tokens, scan_landing
+from ...engine.sensors import Landed, LandingSpec, Requests, landed_since, landing_sensor
 from ...resources.storage import BlobObject, BlobStore
-from .assets import TENANTS_KEY, entity_assets, tenant_partitions
+from .assets import LoadTenantsConfig, tenant_partitions
+from .jobs import tenants_files_job, tenants_load_job
 from .loading import LANDING_PREFIX
 from .records import TENANT_ID_RE, entity_of
 
 TENANTS_CSV_KEY = "tenants/tenants.csv"
-
-tenants_load_job = define_asset_job(
-    "tenants_load_job", selection=AssetSelection.assets(TENANTS_KEY),
-    description="Load tenants.csv into the tenants table and register tenant partitions.")
-tenants_files_job = define_asset_job(
-    # partitioned by ``tenant_partitions``, inferred from the selected assets (the job's own
-    # ``partitions_def=`` argument is deprecated since Dagster 1.13)
-    "tenants_files_job", selection=AssetSelection.assets(*entity_assets),
-    description="Load one tenant's landed files (products, customers, orders, items, prices, stock events).",
-    # One process per run: each step already keeps both CPUs busy (parser + writer thread)
-    # and most wait for their parents anyway, while Dagster's default multiprocess executor
-    # starts a fresh Python process per step (~1.5 s of CPU and ~140 MB each importing the
-    # code location): one tenant of 54,000 rows took 14.5 s that way, 4.6 s in process.
-    # Tenants still load in parallel: one run per tenant (dagster.yaml's run queue).
-    executor_def=in_process_executor)
 
 
 class TickPlan(NamedTuple):
@@ -72,39 +50,51 @@ class TickPlan(NamedTuple):
     landed_sha256: dict[str, dict[str, dict[str, str]]]
 
 
+@functools.lru_cache(maxsize=1 << 14)  # asked by _accept, then by _plan: parsed once
+def _entity(key: str) -> str | None:
+    """The entity of a key ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]``, else None."""
+    parts = key.split("/")
+    if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
+        return None
+    parsed = entity_of(posixpath.basename(key), parts[1])
+    return parsed[0] if parsed else None
+
+
+def _accept(context, obj: BlobObject) -> bool:
+    """``tenants/tenants.csv`` and tenant files; nothing else is hashed."""
+    return obj.key == TENANTS_CSV_KEY or _entity(obj.key) is not None
+
+
 def plan_tick(store: BlobStore, cursor: str | None, known: set[str], page_size: int = 5000) -> TickPlan:
     """One tick's decisions, without Dagster (a :class:`TickPlan`).
 
-    Only keys shaped ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
-    scan = scan_landing(store, LANDING_PREFIX, cursor, page_size=page_size, suffixes=(".ndjson", ".ndjson.gz", ".csv"))
-    per_tenant: dict[str, list[BlobObject]] = {}
-    entity: dict[str, str] = {}  # key -> its entity
-    csv_obj = None
-    for obj in scan.new:
-        if obj.key == TENANTS_CSV_KEY:
-            csv_obj = obj
-            continue
-        parts = obj.key.split("/")
-        if len(parts) != 3 or not TENANT_ID_RE.match(parts[1]):
-            continue
-        parsed = entity_of(posixpath.basename(obj.key), parts[1])
-        if not parsed:
-            continue
-        entity[obj.key] = parsed[0]
-        per_tenant.setdefault(parts[1], []).append(obj)
-    tokens = content_tokens(store, [o for objs in per_tenant.values() for o in objs] + ([csv_obj] if csv_obj else []))
-    csv_token = tokens[csv_obj.key] if csv_obj else None
+    Only ``tenants/tenants.csv`` and keys shaped
+    ``tenants/<tenant_id>/<entity>_<tenant_id>[...].ndjson[.gz]`` count."""
+    landed, cursor = landed_since(SPEC, store, cursor, page_size=page_size)
+    return _plan(landed, cursor, known, store.is_remote())
+
+
+def _plan(landed: list[Landed], cursor: str, known: set[str], remote: bool) -> TickPlan:
+    """:func:`plan_tick` from the tick's accepted new objects and their content tokens."""
+    per_tenant: dict[str, list[Landed]] = {}
+    csv_token = None
+    for f in landed:
+        if f.obj.key == TENANTS_CSV_KEY:
+            csv_token = f.token
+        else:
+            per_tenant.setdefault(f.obj.key.split("/")[1], []).append(f)
     run_keys = {}
-    landed: dict[str, dict[str, dict[str, str]]] = {}
-    for tid, objs in per_tenant.items():
-        items = sorted(f"{o.key}={tokens[o.key]}" for o in objs)
+    landed_sha: dict[str, dict[str, dict[str, str]]] = {}
+    for tid, files in per_tenant.items():
+        items = sorted(f"{f.obj.key}={f.token}" for f in files)
         digest = hashlib.sha256("\n".join(items).encode()).hexdigest()[:40]
         run_keys[tid] = f"tenants:{tid}:{digest}"
-        if not store.is_remote():  # the tokens are the files' sha256
-            for o in objs:
-                landed.setdefault(tid, {}).setdefault(entity[o.key], {})[o.key] = f"{tokens[o.key]}@{o.etag}"
+        if not remote:  # the tokens are the files' sha256
+            for f in files:
+                entity = _entity(f.obj.key)
+                landed_sha.setdefault(tid, {}).setdefault(entity, {})[f.obj.key] = f"{f.token}@{f.obj.etag}"
     new_tenants = sorted(t for t in per_tenant if t not in known)
-    return TickPlan(new_tenants, run_keys, csv_token, scan.cursor, landed)
+    return TickPlan(new_tenants, run_keys, csv_token, cursor, landed_sha)
 
 
 def files_run_config(landed_sha256: dict[str, dict[str, str]]) -> dict:
@@ -113,23 +103,26 @@ def files_run_config(landed_sha256: dict[str, dict[str, str]]) -> dict:
     return {"ops": {f"tenants__{e}": {"config": {"landed_sha256": files}} for e, files in sorted(landed_sha256.items())}}
 
 
-@sensor(jobs=[tenants_load_job, tenants_files_job], minimum_interval_seconds=30,
-        default_status=DefaultSensorStatus.STOPPED,
-        description="Registers new tenants and requests one run per tenant for its newly landed files.")
-def tenants_landing_sensor(context: SensorEvaluationContext, blob_store: BlobStore) -> SensorResult:
-    """Watches ``tenants/`` in the BlobStore; see the module docstring."""
+def _requests(context: SensorEvaluationContext, landed: list[Landed]) -> Requests:
+    """The tick's runs and the new tenants' partitions, in one ``SensorResult``."""
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    new_tenants, run_keys, csv_token, cursor, landed = plan_tick(blob_store, context.cursor, known)
+    new_tenants, run_keys, csv_token, _cursor, landed_sha = _plan(landed, "", known,
+                                                                  context.resources.blob_store.is_remote())
     requests = []
     if csv_token:
         requests.append(RunRequest(job_name=tenants_load_job.name, run_key=f"tenants.csv:{csv_token}",
-                                   run_config={"ops": {"tenants__tenants": {"config": {"file": TENANTS_CSV_KEY}}}}))
+                                   run_config=RunConfig(ops={"tenants__tenants": LoadTenantsConfig(file=TENANTS_CSV_KEY)})))
     for tid, rk in sorted(run_keys.items()):
         requests.append(RunRequest(job_name=tenants_files_job.name, partition_key=tid, run_key=rk,
-                                   run_config=files_run_config(landed.get(tid, {}))))
+                                   run_config=files_run_config(landed_sha.get(tid, {}))))
     if new_tenants or run_keys:
         context.log.info(f"{len(new_tenants)} new tenant(s), {len(run_keys)} tenant run(s) requested")
-    return SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[AddDynamicPartitionsRequest(tenant_partitions.name, new_tenants)] if new_tenants else [],
-        cursor=cursor)
+    partitions = [AddDynamicPartitionsRequest(tenant_partitions.name, new_tenants)] if new_tenants else []
+    return Requests(requests, partitions)
+
+
+SPEC = LandingSpec(
+    name="tenants_landing_sensor", prefix=LANDING_PREFIX, jobs=[tenants_load_job, tenants_files_job],
+    requests=_requests, accept=_accept, suffixes=(".ndjson", ".ndjson.gz", ".csv"), page_size=5000,
+    description="Registers new tenants and requests one run per tenant for its newly landed files.")
+tenants_landing_sensor = landing_sensor(SPEC)
