@@ -8,9 +8,10 @@ the UI lists every run the command line started, with its logs and materializati
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance, ExecuteInProcessResult, RunConfig
 
 from .settings import default_dagster_home
 
@@ -21,18 +22,31 @@ def instance() -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def launch(job_name: str, run_config: dict[str, Any] | None = None, *, partition_key: str | None = None,
+def launch(job_name: str, run_config: RunConfig | dict[str, Any] | None = None, *, partition_key: str | None = None,
            tags: dict[str, str] | None = None, instance_: DagsterInstance | None = None) -> ExecuteInProcessResult:
     """Run the job ``job_name`` of the code location; never raises for a failed run (inspect
-    ``result.success``). Raises ``KeyError``-like Dagster errors for an unknown job."""
+    ``result.success``). ``run_config`` is a typed :class:`dagster.RunConfig` (or its dict
+    form). Raises ``KeyError``-like Dagster errors for an unknown job."""
     from .definitions import defs
 
     job = defs.resolve_job_def(job_name)
     inst = instance_ or instance()
     level = os.environ.get("INGEST_LOG_LEVEL", "INFO")
+    if isinstance(run_config, RunConfig):
+        run_config = run_config.to_config_dict()
     run_config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
     return job.execute_in_process(run_config=run_config, instance=inst, raise_on_error=False,
                                   partition_key=partition_key, tags={"launched_by": "ingest-cli", **(tags or {})})
+
+
+def run_and_report(job_name: str, run_config: RunConfig | dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """Launch ``job_name``, print its :func:`summarize`, and exit the process 0 when the run
+    succeeded (rows may still have failed), 1 when it failed: the ``ingest`` convention."""
+    import click
+
+    result = launch(job_name, run_config, **kwargs)
+    click.echo(summarize(result))
+    sys.exit(0 if result.success else 1)
 
 
 SUMMARY_KEYS = ("inserted", "updated", "unchanged", "skipped", "failed")

@@ -15,7 +15,7 @@ from ingestion_pipelines.launch import materializations
 from ingestion_pipelines.resources.warehouse import WarehouseResource
 from ingestion_pipelines.settings import PROJECT_ROOT
 from ingestion_pipelines.sources.campaigns import schema
-from ingestion_pipelines.sources.campaigns.commands import DEMO_STEPS, sync_run_config
+from ingestion_pipelines.cli.campaigns import sync_run_config
 from ingestion_pipelines.sources.campaigns.definitions import defs as campaigns_defs
 from ingestion_pipelines.sources.campaigns.sensors import PREFIX
 
@@ -27,8 +27,9 @@ def _defs(warehouse, store) -> Definitions:
 
 
 def test_demo_step_runs_offline_with_checks_and_report(warehouse, local_store):
-    label, job_name, run_config = DEMO_STEPS[0]
-    job = _defs(warehouse, local_store).resolve_job_def(job_name)
+    # the run config `ingest demo`'s campaigns step uses (cli/campaigns.py DEMO_STEPS)
+    job = _defs(warehouse, local_store).resolve_job_def("campaigns_sync_and_playlists_job")
+    run_config = sync_run_config(str(SAMPLE_CSV), str(SCRAPED), False, sfa=False)
     with DagsterInstance.ephemeral() as inst:
         result = job.execute_in_process(run_config=run_config, instance=inst)
         assert result.success
@@ -130,9 +131,11 @@ def test_cli_sync_campaigns_dry_run_then_real_then_usage_error(tmp_path):
 
 
 def test_run_config_helper_drops_sfa_when_asked():
-    cfg = sync_run_config("x.csv", None, True, sfa=False)
+    cfg = sync_run_config("x.csv", None, True, sfa=False).to_config_dict()
     assert set(cfg["ops"]) == {"campaigns_sync", "campaigns__campaign_playlists"}
-    assert cfg["ops"]["campaigns_sync"]["config"] == {"csv": "x.csv", "dry_run": True}
+    assert cfg["ops"]["campaigns_sync"]["config"]["csv"] == "x.csv"
+    assert cfg["ops"]["campaigns_sync"]["config"]["dry_run"] is True
+    assert cfg["ops"]["campaigns__campaign_playlists"]["config"]["dry_run"] is True
 
 
 def test_sensor_on_s3_landing(sqlite_warehouse, s3_store):

@@ -3,17 +3,16 @@ warehouse and local storage of the isolated state dir); a second demo loads noth
 
 import sqlalchemy as sa
 
-from ingestion_pipelines.launch import launch
+from ingestion_pipelines.cli.tenants import DEMO_STEPS
 from ingestion_pipelines.settings import default_warehouse_url
 from ingestion_pipelines.sources.tenants import schema
-from ingestion_pipelines.sources.tenants.commands import DEMO_STEPS
 
 
 def test_demo_step():
     # the session's isolated state dir (conftest): default SQLite warehouse and local storage
-    (label, job_name, run_config), = DEMO_STEPS
-    r = launch(job_name, run_config)
-    assert r.success
+    step, = DEMO_STEPS
+    runs = step.run()
+    assert len(runs) == 4 and all(r.success for r in runs)  # tenants.csv + one run per tenant
     eng = sa.create_engine(default_warehouse_url())
     with eng.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(schema.tenants)).scalar() >= 3
@@ -21,8 +20,7 @@ def test_demo_step():
         assert n_items > 3 * 3000
         assert c.execute(sa.select(sa.func.count(sa.distinct(schema.orders.c.tenant_id)))).scalar() >= 3
     # the same demo again: the ledger skips every landed file
-    r2 = launch(job_name, run_config)
-    assert r2.success
+    assert all(r.success for r in step.run())
     with eng.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(schema.order_items)).scalar() == n_items
     eng.dispose()

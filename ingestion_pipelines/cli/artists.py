@@ -1,4 +1,6 @@
-"""``ingest`` subcommands of the artists source (seed 000's management commands)."""
+"""``ingest`` subcommands of the artists source (seed 000's management commands):
+``import-entities``, ``export-artists``, ``upload-media``, each one run of an artists job with
+its typed config (``sources.artists.assets``)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,18 @@ import os
 
 import click
 
-from ...settings import DATA_DIR
+from ..settings import DATA_DIR
+from .steps import DemoStep
 
 
-def _run(job: str, op: str, config: dict) -> None:
-    from ...cli import run_and_report
+def _run(job: str, op: str, config) -> None:
+    """Run ``job`` with ``config`` (a ``dagster.Config`` of ``sources.artists.assets``) as
+    its op ``op``'s config, print its summary and exit (``launch.run_and_report``)."""
+    from dagster import RunConfig
 
-    run_and_report(job, {"ops": {op: {"config": config}}})
+    from ..launch import run_and_report
+
+    run_and_report(job, RunConfig(ops={op: config}))
 
 
 @click.command("import-entities")
@@ -28,9 +35,11 @@ def import_entities(fixture: str, dry_run: bool, skip_photos: bool, update_exist
     """Import a JSON entity FIXTURE (a path, s3://bucket/key, or a BlobStore key)."""
     if os.path.exists(fixture):
         fixture = os.path.abspath(fixture)
-    _run("artists_import_job", "artists_import", {"fixture": fixture, "dry_run": dry_run, "skip_photos": skip_photos,
-                                                  "update_existing": update_existing, "batch_size": batch_size,
-                                                  "photo_s3_buckets": list(photo_buckets)})
+    from ..sources.artists.assets import ArtistsImportConfig
+
+    _run("artists_import_job", "artists_import", ArtistsImportConfig(
+        fixture=fixture, dry_run=dry_run, skip_photos=skip_photos, update_existing=update_existing,
+        batch_size=batch_size, photo_s3_buckets=list(photo_buckets)))
 
 
 @click.command("export-artists")
@@ -41,7 +50,9 @@ def export_artists(output: str, internal_only: bool, to_storage: bool) -> None:
     """Export entities as a fixture (ids, roles, social accounts, stored photo URLs)."""
     if not to_storage:
         output = os.path.abspath(output)
-    _run("artists_export_job", "artists__fixture_export", {"output": output, "internal_only": internal_only})
+    from ..sources.artists.assets import ArtistsExportConfig
+
+    _run("artists_export_job", "artists__fixture_export", ArtistsExportConfig(output=output, internal_only=internal_only))
 
 
 @click.command("upload-media")
@@ -49,14 +60,21 @@ def export_artists(output: str, internal_only: bool, to_storage: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; change nothing.")
 def upload_media(local_media_root: str | None, dry_run: bool) -> None:
     """Move locally stored photos to S3 (STORAGE_URL=s3://...) and repoint the entities."""
-    cfg: dict = {"dry_run": dry_run}
-    if local_media_root:
-        cfg["local_media_root"] = os.path.abspath(local_media_root)
-    _run("artists_upload_media_job", "artists__media_upload", cfg)
+    root = {"local_media_root": os.path.abspath(local_media_root)} if local_media_root else {}
+    from ..sources.artists.assets import MediaUploadConfig
+
+    _run("artists_upload_media_job", "artists__media_upload", MediaUploadConfig(dry_run=dry_run, **root))
 
 
 COMMANDS = [import_entities, export_artists, upload_media]
-DEMO_STEPS = [
-    ("artists: import data/artists/artists_fixture.json", "artists_import_job",
-     {"ops": {"artists_import": {"config": {"fixture": str(DATA_DIR / "artists" / "artists_fixture.json")}}}}),
-]
+
+
+def _demo_config():
+    from dagster import RunConfig
+
+    from ..sources.artists.assets import ArtistsImportConfig
+
+    return RunConfig(ops={"artists_import": ArtistsImportConfig(fixture=str(DATA_DIR / "artists" / "artists_fixture.json"))})
+
+
+DEMO_STEPS = [DemoStep.job("artists: import data/artists/artists_fixture.json", "artists_import_job", _demo_config)]

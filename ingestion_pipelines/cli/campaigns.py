@@ -7,25 +7,29 @@ import os
 
 import click
 
-from ...settings import DATA_DIR
+from ..settings import DATA_DIR
+from .steps import DemoStep
 
 SAMPLE_CSV = DATA_DIR / "campaigns" / "Spotify Playlisting-All Campaigns.csv"
 SAMPLE_SCRAPED = DATA_DIR / "campaigns" / "scraped"
 
 
-def sync_run_config(csv: str | None, scraped: str | None, dry_run: bool, *, sfa: bool = True) -> dict:
-    """The run config of the campaigns jobs for these options (ops that a job lacks are dropped
-    by :func:`build_command_run`)."""
+def sync_run_config(csv: str | None, scraped: str | None, dry_run: bool, *, sfa: bool = True, playlists: bool = True):
+    """The typed ``dagster.RunConfig`` of a campaigns job for these options: the CSV sync
+    (when ``csv``), SFA URL resolution (when ``sfa``) and the playlist import (when
+    ``playlists``; ``scraped`` replaces its default folder)."""
+    from dagster import RunConfig
+
+    from ..sources.campaigns.assets import CampaignCsvConfig, PlaylistsConfig, SfaConfig
+
     ops: dict = {}
     if csv is not None:
-        ops["campaigns_sync"] = {"config": {"csv": csv, "dry_run": dry_run}}
+        ops["campaigns_sync"] = CampaignCsvConfig(csv=csv, dry_run=dry_run)
     if sfa:
-        ops["campaigns__sfa_urls"] = {"config": {"dry_run": dry_run}}
-    pl: dict = {"dry_run": dry_run}
-    if scraped:
-        pl["scraped"] = scraped
-    ops["campaigns__campaign_playlists"] = {"config": pl}
-    return {"ops": ops}
+        ops["campaigns__sfa_urls"] = SfaConfig(dry_run=dry_run)
+    if playlists:
+        ops["campaigns__campaign_playlists"] = PlaylistsConfig(dry_run=dry_run, **({"scraped": scraped} if scraped else {}))
+    return RunConfig(ops=ops)
 
 
 @click.command("sync-campaigns")
@@ -39,7 +43,7 @@ def sync_campaigns(csv_file: str | None, sync_only: bool, sfa_only: bool, playli
                    scraped: str | None, dry_run: bool) -> None:
     """Full sync of the campaign spreadsheet: CSV -> clients, vendors, campaigns, SFA URLs,
     playlists, integrity report. Without SPOTIFY_CLIENT_ID/SECRET the SFA stage is skipped."""
-    from ...cli import run_and_report
+    from ..launch import run_and_report
 
     if sum([sync_only, sfa_only, playlists_only]) > 1:
         raise click.UsageError("use at most one of --sync-only, --sfa-only, --playlists-only")
@@ -51,12 +55,11 @@ def sync_campaigns(csv_file: str | None, sync_only: bool, sfa_only: bool, playli
         scraped = os.path.abspath(scraped)
     has_spotify = bool(os.environ.get("SPOTIFY_CLIENT_ID") and os.environ.get("SPOTIFY_CLIENT_SECRET"))
     if sync_only:
-        job, cfg = "campaigns_sync_job", {"ops": {"campaigns_sync": {"config": {"csv": csv_file, "dry_run": dry_run}}}}
+        job, cfg = "campaigns_sync_job", sync_run_config(csv_file, None, dry_run, sfa=False, playlists=False)
     elif sfa_only:
-        job, cfg = "campaigns_sfa_job", {"ops": {"campaigns__sfa_urls": {"config": {"dry_run": dry_run}}}}
+        job, cfg = "campaigns_sfa_job", sync_run_config(None, None, dry_run, playlists=False)
     elif playlists_only:
-        pl: dict = {"dry_run": dry_run, **({"scraped": scraped} if scraped else {})}
-        job, cfg = "campaigns_playlists_job", {"ops": {"campaigns__campaign_playlists": {"config": pl}}}
+        job, cfg = "campaigns_playlists_job", sync_run_config(None, scraped, dry_run, sfa=False)
     elif has_spotify:
         job, cfg = "campaigns_full_sync_job", sync_run_config(csv_file, scraped, dry_run)
     else:
@@ -68,6 +71,7 @@ def sync_campaigns(csv_file: str | None, sync_only: bool, sfa_only: bool, playli
 COMMANDS = [sync_campaigns]
 # (label, job name, run config) steps that `ingest demo` runs, in order (offline: no SFA stage).
 DEMO_STEPS = [
-    ("campaigns: sync data/campaigns CSV + scraped playlists (SFA lookups skipped offline)",
-     "campaigns_sync_and_playlists_job", sync_run_config(str(SAMPLE_CSV), str(SAMPLE_SCRAPED), False, sfa=False)),
+    DemoStep.job("campaigns: sync data/campaigns CSV + scraped playlists (SFA lookups skipped offline)",
+                 "campaigns_sync_and_playlists_job",
+                 lambda: sync_run_config(str(SAMPLE_CSV), str(SAMPLE_SCRAPED), False, sfa=False)),
 ]

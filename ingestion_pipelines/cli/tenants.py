@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from .steps import DemoStep
+
 
 @click.command("gen-dataset")
 @click.option("--tenants", "n_tenants", type=click.IntRange(min=0), default=5, show_default=True, help="Number of tenants.")
@@ -31,7 +33,7 @@ import click
               help="Probability of a bad line before each good one (listed in defects_manifest.json).")
 def gen_dataset(n_tenants, products_per_tenant, orders_per_tenant, customers_per_tenant, chunk_size, seed, out, gzip, defects):
     """Generate a synthetic multi-tenant e-commerce dataset (tenants.csv + NDJSON files)."""
-    from .generator import generate
+    from ..sources.tenants.generator import generate
 
     cust = customers_per_tenant if customers_per_tenant is not None else max(10, orders_per_tenant // 5)
     estimate = n_tenants * (products_per_tenant * 3 + cust + int(orders_per_tenant * 4.5))
@@ -52,11 +54,11 @@ def gen_dataset(n_tenants, products_per_tenant, orders_per_tenant, customers_per
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 def load_tenants(file, dry_run):
     """Load tenants.csv into the tenants table and register each tenant as a partition."""
-    from ...cli import run_and_report
+    from ..launch import run_and_report
 
     p = Path(file).expanduser()
     loc = str(p.resolve()) if p.exists() else file
-    run_and_report("tenants_load_job", {"ops": {"tenants__tenants": {"config": {"file": loc, "dry_run": dry_run}}}})
+    run_and_report("tenants_load_job", _load_config(loc, dry_run))
 
 
 @click.command("bulk-ingest")
@@ -72,8 +74,8 @@ def load_tenants(file, dry_run):
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Parallel uploads.")
 def bulk_ingest(data_dir, tenant_id, dry_run, wait_for_completion, url, verbose, concurrency):
     """Land a generated dataset in the BlobStore (STORAGE_URL) under tenants/<tenant_id>/."""
-    from ...resources.defaults import shared_resources
-    from .upload import plan_uploads, upload
+    from ..resources.defaults import shared_resources
+    from ..sources.tenants.upload import plan_uploads, upload
 
     store = shared_resources()["blob_store"]
     plan = plan_uploads(data_dir, tenant_id)
@@ -114,15 +116,14 @@ def _follow_webserver(url: str, plan, tenants_seen) -> int:
     """``--wait-for-completion --url``: the tenants load, then one run per tenant, submitted to
     and followed through the webserver's GraphQL API (see :mod:`.remote`). Exit code 0 when
     every run succeeded."""
-    from .assets import tenant_partitions
-    from .remote import WebserverRuns
+    from ..sources.tenants.assets import tenant_partitions
+    from ..sources.tenants.remote import WebserverRuns
 
     web = WebserverRuns(url)
     warn = lambda r: click.echo(f"{r.label}: run {r.run_id} is still queued: is dagster-daemon running?", err=True)  # noqa: E731
     runs = []
     if any(not p.tenant_id for p in plan):
-        load = web.submit("tenants", "tenants_load_job",
-                          {"ops": {"tenants__tenants": {"config": {"file": "tenants/tenants.csv"}}}})
+        load = web.submit("tenants", "tenants_load_job", _load_config().to_config_dict())
         click.echo(f"tenants: submitted run {load.run_id} to {url}")
         web.follow([load], _echo_run, queued_warning=warn)
         runs.append(load)
@@ -133,38 +134,77 @@ def _follow_webserver(url: str, plan, tenants_seen) -> int:
     return 0 if all(r.status == "SUCCESS" for r in runs) else 1
 
 
+def _load_config(file: str = "tenants/tenants.csv", dry_run: bool = False):
+    """The typed run config of ``tenants_load_job`` (``tenants/tenants`` reads ``file``)."""
+    from dagster import RunConfig
+
+    from ..sources.tenants.assets import LoadTenantsConfig
+
+    return RunConfig(ops={"tenants__tenants": LoadTenantsConfig(file=file, dry_run=dry_run)})
+
+
 def _run_and_follow(plan, tenants_seen) -> int:
-    from ...launch import launch, materializations
-
+    """``--wait-for-completion``: :func:`run_tenant_loads` on the local instance, printing
+    each run's status and counts as it ends. Exit code 0 when every run succeeded."""
     ok = True
-    if any(not p.tenant_id for p in plan):
-        r = launch("tenants_load_job", {"ops": {"tenants__tenants": {"config": {"file": "tenants/tenants.csv"}}}})
-        md = materializations(r).get("tenants/tenants", {})
-        click.echo(f"tenants: {'SUCCESS' if r.success else 'FAILURE'} created={md.get('inserted', 0)} "
-                   f"updated={md.get('updated', 0)} unchanged={md.get('unchanged', 0)} failed={md.get('failed', 0)}")
-        ok = ok and r.success
-    else:
-        from .assets import tenant_partitions
-        from ...launch import instance
-
-        inst = instance()
-        missing = [t for t in tenants_seen if not inst.has_dynamic_partition(tenant_partitions.name, t)]
-        if missing:
-            inst.add_dynamic_partitions(tenant_partitions.name, missing)
-    for tid in tenants_seen:
-        r = launch("tenants_files_job", partition_key=tid)
-        mds = materializations(r)
-        tot = {k: sum(int(md.get(k) or 0) for md in mds.values()) for k in ("inserted", "updated", "unchanged", "failed")}
-        click.echo(f"tenant {tid}: {'SUCCESS' if r.success else 'FAILURE'} (run {r.run_id}) "
-                   + " ".join(f"{k}={v}" for k, v in tot.items()))
-        if any(md.get("failed") for md in mds.values()):
-            for key, md in mds.items():
-                if md.get("failed"):
-                    click.echo(f"    {key}: failed rows file: {md.get('failed_rows_file')}")
-        ok = ok and r.success
+    for label, result in run_tenant_loads(tenants_seen, load_tenants_csv=any(not p.tenant_id for p in plan)):
+        _echo_local(label, result)
+        ok = ok and result.success
     return 0 if ok else 1
 
 
+def run_tenant_loads(tenant_ids, *, load_tenants_csv: bool, tags: dict[str, str] | None = None):
+    """Launch, one after the other on the ``DAGSTER_HOME`` instance, the ``tenants_load_job``
+    run (when ``load_tenants_csv``: it also registers the partitions) and one
+    ``tenants_files_job`` run per tenant id; yields ``(label, ExecuteInProcessResult)`` as
+    each run ends (label ``tenants`` or ``tenant <id>``)."""
+    from ..launch import instance, launch
+    from ..sources.tenants.assets import tenant_partitions
+
+    if load_tenants_csv:
+        yield "tenants", launch("tenants_load_job", _load_config(), tags=tags)
+    else:
+        inst = instance()
+        missing = [t for t in tenant_ids if not inst.has_dynamic_partition(tenant_partitions.name, t)]
+        if missing:
+            inst.add_dynamic_partitions(tenant_partitions.name, missing)
+    for tid in tenant_ids:
+        yield f"tenant {tid}", launch("tenants_files_job", partition_key=tid, tags=tags)
+
+
+def _echo_local(label: str, r) -> None:
+    """One line per run: status, run id and the outcome counts summed over its assets
+    (``created`` for the tenants table's inserts), then each failed-rows file."""
+    from ..launch import materializations
+
+    mds = materializations(r)
+    tot = {k: sum(int(md.get(k) or 0) for md in mds.values()) for k in ("inserted", "updated", "unchanged", "failed")}
+    names = {"inserted": "created"} if label == "tenants" else {}
+    click.echo(f"{label}: {'SUCCESS' if r.success else 'FAILURE'} (run {r.run_id}) "
+               + " ".join(f"{names.get(k, k)}={v}" for k, v in tot.items()))
+    for key, md in mds.items():
+        if md.get("failed"):
+            click.echo(f"    {key}: failed rows file: {md.get('failed_rows_file')}")
+
+
+def _demo_runs():
+    """``ingest demo``'s tenants step: generate 3 small tenants (a few defects) into a
+    temporary folder, land them in the BlobStore, then the same runs as
+    ``bulk-ingest --wait-for-completion``; returns every run's result."""
+    import tempfile
+
+    from ..resources.defaults import shared_resources
+    from ..sources.tenants.generator import generate
+    from ..sources.tenants.upload import plan_uploads, upload
+
+    with tempfile.TemporaryDirectory(prefix="tenants-demo-") as tmp:
+        summary = generate(tmp, tenants=3, products_per_tenant=400, orders_per_tenant=1000, chunk_size=5000,
+                           seed=7, defects=0.002)
+        upload(shared_resources()["blob_store"], plan_uploads(tmp))
+    click.echo(f"generated and landed {summary.rows:,} lines for {len(summary.tenants)} tenants "
+               f"({len(summary.defects)} injected defects)")
+    return [r for _, r in run_tenant_loads(summary.tenants, load_tenants_csv=True, tags={"demo": "true"})]
+
+
 COMMANDS: list = [gen_dataset, load_tenants, bulk_ingest]
-# (label, job name, run config) steps that `ingest demo` runs, in order.
-DEMO_STEPS: list = [("tenants: generate 3 tenants, land and load them", "tenants_demo_job", {})]
+DEMO_STEPS = [DemoStep("tenants: generate 3 tenants, land and load them", _demo_runs)]

@@ -6,7 +6,7 @@ on it while it runs.
 
 Usage (what :func:`spawn` runs)::
 
-    python -m ingestion_pipelines.sources.imports.local_run JOB_ID RUN_CONFIG_JSON
+    python -m ingestion_pipelines.cli.imports_local_run JOB_ID RUN_CONFIG_JSON
 
 Exit code 0 when the Dagster run succeeded, 1 otherwise. Output (the run's log and summary)
 goes to ``<DAGSTER_HOME>/imports-launch/<job id>.log``.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 def log_path(job_id: str) -> Path:
     """Where the detached run of ``job_id`` writes its output."""
-    from ...settings import default_dagster_home
+    from ..settings import default_dagster_home
 
     d = default_dagster_home() / "imports-launch"
     d.mkdir(parents=True, exist_ok=True)
@@ -33,7 +33,7 @@ def log_path(job_id: str) -> Path:
 def spawn(job_id: str, run_config: dict) -> subprocess.Popen:
     """Start the detached run (new session: a Ctrl-C of the launching shell does not reach it);
     returns its process. Environment: the caller's (WAREHOUSE_URL, STORAGE_URL, DAGSTER_HOME)."""
-    from ...settings import default_dagster_home
+    from ..settings import default_dagster_home
 
     env = {**os.environ, "DAGSTER_HOME": str(default_dagster_home())}
     root = Path(__file__).resolve().parents[3]
@@ -46,13 +46,13 @@ def spawn(job_id: str, run_config: dict) -> subprocess.Popen:
 def main(argv: list[str]) -> int:
     """Run the import job ``argv[1]`` with run config ``argv[2]`` (JSON); 0 = run succeeded."""
     job_id, cfg = argv[1], json.loads(argv[2])
-    from ...launch import launch, summarize
-    from .assets import JOB_NAME
+    from ..launch import launch, summarize
+    from ..sources.imports.assets import JOB_NAME
 
     try:
         result = launch(JOB_NAME, cfg, tags={"imports/job_id": job_id, "imports/pid": str(os.getpid())})
     except BaseException as e:  # the run never started: say so in import_jobs
-        from ...resources.warehouse import WarehouseResource
+        from ..resources.warehouse import WarehouseResource
         from . import jobs
 
         try:

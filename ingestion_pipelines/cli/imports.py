@@ -5,7 +5,7 @@
   not under ``imports/``, so the landing sensor does not start it a second time), create the
   ``import_jobs`` row, and launch the run: through the webserver's GraphQL API when ``--url``
   (or ``DAGSTER_WEBSERVER_URL``) is given, else on the local ``DAGSTER_HOME`` instance in a
-  detached process (:mod:`.local_run`). Returns at once; ``--wait`` shows a progress bar until
+  detached process (:mod:`.imports_local_run`). Returns at once; ``--wait`` shows a progress bar until
   the job ends. Prints the job's status JSON (without ``--wait``: as it is at launch).
 * ``ingest import-status ID``: the seed's status JSON of one job.
 * ``ingest import-cancel ID``: ask the job to stop at its next batch boundary (the flag in
@@ -26,21 +26,19 @@ import time
 from pathlib import Path
 
 import click
-from dagster import DagsterRunStatus
 
-from ...settings import DATA_DIR
-from . import jobs, settings
-from .assets import JOB_NAME, run_config
-from .importers import IMPORTERS
-from .runner import new_job_id
-from .schema import metadata
+from ..settings import DATA_DIR
+from ..sources.imports import jobs, settings
+from ..sources.imports.importers import IMPORTERS
+from ..sources.imports.schema import metadata
+from .steps import DemoStep
 
 
 def _resources():
     """(warehouse, blob store) as the code location builds them (WAREHOUSE_URL, STORAGE_URL),
     usable outside a run (the location's own warehouse holds an EnvVar, resolved by Dagster)."""
-    from ...resources.storage import blob_store_from_url
-    from ...resources.warehouse import WarehouseResource
+    from ..resources.storage import blob_store_from_url
+    from ..resources.warehouse import WarehouseResource
 
     return WarehouseResource(), blob_store_from_url()
 
@@ -102,6 +100,9 @@ def _watch(engine, job_id: str, stop: threading.Event, interval: float = 0.5) ->
                    "empty = run on the local DAGSTER_HOME instance, in a detached process).")
 def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, url: str) -> None:
     """Import FILE with IMPORTER (seed 003): one Dagster run; prints the job's status JSON."""
+    from ..sources.imports.assets import run_config
+    from ..sources.imports.runner import new_job_id
+
     opts = _parse_options(options)
     warehouse, store = _resources()
     warehouse.setup(metadata)
@@ -127,10 +128,10 @@ def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, 
 
 
 def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
-    """Start the run in a detached process on the DAGSTER_HOME instance (see :mod:`.local_run`)
+    """Start the run in a detached process on the DAGSTER_HOME instance (see :mod:`.imports_local_run`)
     and return at once; with ``wait``, show the progress bar until the job ends. True unless
     the job failed (or the process died before ending it)."""
-    from .local_run import log_path, spawn
+    from .imports_local_run import log_path, spawn
 
     proc = spawn(job_id, cfg)
     click.echo(f"started import job {job_id} (process {proc.pid}; log: {log_path(job_id)})", err=True)
@@ -163,6 +164,8 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
     from urllib.parse import urlparse
 
     from dagster_graphql import DagsterGraphQLClient
+
+    from ..sources.imports.assets import JOB_NAME
 
     u = urlparse(url if "://" in url else f"http://{url}")
     client = DagsterGraphQLClient(u.hostname or "localhost", port_number=u.port, use_https=u.scheme == "https")
@@ -212,6 +215,8 @@ def import_cancel(job_id: str) -> None:
     (committed batches stay; result files cover the processed rows). A run still queued on
     the instance is removed from the queue; a running one gets a termination request through
     the instance (it ends CANCELED)."""
+    from dagster import DagsterRunStatus
+
     warehouse, _ = _resources()
     warehouse.setup(metadata)
     job = jobs.get_job(warehouse.engine, job_id)
@@ -222,7 +227,7 @@ def import_cancel(job_id: str) -> None:
     inst = run = None
     if run_id and not jobs.is_terminal(job["status"]):
         try:
-            from ...launch import instance
+            from ..launch import instance
 
             inst = instance()
             run = inst.get_run_by_id(run_id)
@@ -248,8 +253,13 @@ def import_cancel(job_id: str) -> None:
 
 
 COMMANDS: list = [import_file, import_status, import_cancel]
-# (label, job name, run config) steps that `ingest demo` runs, in order.
-DEMO_STEPS: list = [
-    ("imports: employees sample (good and bad rows)", JOB_NAME,
-     run_config("employees", str(DATA_DIR / "imports" / "employees.csv"))),
+def _demo_config() -> dict:
+    from ..sources.imports.assets import run_config
+
+    return run_config("employees", str(DATA_DIR / "imports" / "employees.csv"))
+
+
+DEMO_STEPS = [
+    DemoStep.job("imports: employees sample (good and bad rows)", "imports_file_import",
+                 lambda: _demo_config()),
 ]

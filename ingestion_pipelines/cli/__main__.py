@@ -1,0 +1,5 @@
+"""``python -m ingestion_pipelines.cli``: the ``ingest`` console script."""
+
+from . import main
+
+main()
