@@ -55,8 +55,11 @@ class BlobStore(ConfigurableResource):
         """Store ``data`` at ``key``; returns the object's URI."""
         raise NotImplementedError
 
-    def put_file(self, key: str, path: str | Path, content_type: str | None = None) -> str:
-        """Store the local file at ``path`` under ``key`` (streamed); returns the URI."""
+    def put_file(self, key: str, path: str | Path, content_type: str | None = None, *, link: bool = False) -> str:
+        """Store the local file at ``path`` under ``key`` (streamed); returns the URI.
+
+        ``link=True`` lets the store share the file's bytes instead of copying them where it
+        can (:class:`LocalBlobStore`: a hard link, made read-only; see there); S3 uploads."""
         raise NotImplementedError
 
     def open(self, key: str) -> BinaryIO:
@@ -101,8 +104,35 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _read_only_link(src: Path, dst: Path) -> bool:
+    """Hard-link ``src`` at ``dst`` and take the write permission off the (shared) file;
+    False, with nothing made, when the link is refused (another filesystem, no links)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        return False
+    mode = os.stat(dst).st_mode
+    os.chmod(dst, mode & ~0o222)
+    return True
+
+
 class LocalBlobStore(BlobStore):
-    """Blobs as files under ``root`` (default: ``STORAGE_URL`` or ``<state>/storage``)."""
+    """Blobs as files under ``root`` (default: ``STORAGE_URL`` or ``<state>/storage``).
+
+    ``put_file(..., link=True)`` (``ingest bulk-ingest``) lands a file on the store's
+    filesystem as a hard link instead of a byte copy (5 M tenant rows are ~1 GB: the copy and
+    its write-back cost seconds). The landed file and the source are then one file, so the
+    link also takes the write permission off both: an in-place edit of the source (``>>``, an
+    editor writing in place) fails instead of silently changing a file that was loaded.
+    Editors that save by writing a new file and renaming it break the link, and the landed
+    file keeps the bytes that were landed. The trade-off, for root (permissions do not stop
+    it) or after a ``chmod u+w``: an in-place write changes the landed file too. That is never
+    a silent change of loaded rows: the ledger keeps the sha256 of the bytes each load parsed
+    (a first load hashes as it reads), the file's etag (size + modification time) changes, so
+    the landing sensor hashes it again and loads the new content as a new version, as if it
+    had been landed again; only the bytes behind the earlier ledger row's URI are gone.
+    Another filesystem (``EXDEV``) or a refused link falls back to a copy.
+    """
 
     root: str = Field(description="Folder that holds every object.")
 
@@ -117,11 +147,15 @@ class LocalBlobStore(BlobStore):
         os.replace(tmp, p)
         return self.uri(key)
 
-    def put_file(self, key: str, path: str | Path, content_type: str | None = None) -> str:
+    def put_file(self, key: str, path: str | Path, content_type: str | None = None, *, link: bool = False) -> str:
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
+        if link and p.exists() and os.path.samefile(path, p):  # landed by an earlier link
+            return self.uri(key)
         tmp = p.with_name(p.name + ".part")
-        shutil.copyfile(path, tmp)
+        tmp.unlink(missing_ok=True)
+        if not (link and _read_only_link(Path(path), tmp)):
+            shutil.copyfile(path, tmp)
         os.replace(tmp, p)
         return self.uri(key)
 
@@ -213,7 +247,7 @@ class S3BlobStore(BlobStore):
         self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data, **extra)
         return self.uri(key)
 
-    def put_file(self, key: str, path: str | Path, content_type: str | None = None) -> str:
+    def put_file(self, key: str, path: str | Path, content_type: str | None = None, *, link: bool = False) -> str:
         extra = {"ExtraArgs": {"ContentType": content_type}} if content_type else {}
         self.client.upload_file(str(path), self.bucket, self._full(key), **extra)
         return self.uri(key)

@@ -97,6 +97,7 @@ class _Writer:
         name += ".ndjson" + (".gz" if self.gen.gzip else "")
         self.name = name
         path = self.gen.out / name
+        path.unlink(missing_ok=True)  # a new file: one bulk-ingest landed by a (read-only) link keeps its bytes
         self.f = gzip_mod.open(path, "wb", compresslevel=1) if self.gen.gzip else open(path, "wb", buffering=1 << 20)
         self.gen.summary.files.append(path)
         self.line = 0
@@ -214,6 +215,7 @@ def generate(out: str | Path, *, tenants: int, products_per_tenant: int, orders_
                      "domain": name.split()[0].lower() + f"{i}.example.com",
                      "currency": trng.choice(CURRENCIES), "country": trng.choice(COUNTRIES),
                      "created_at": _ts(EPOCH - trng.randrange(SPAN)), "api_key": f"api_key_{tid}"})
+    (out / "tenants.csv").unlink(missing_ok=True)  # a new file, as above
     with open(out / "tenants.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["tenant_id", "name"])
         w.writeheader()
