@@ -42,7 +42,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# ``--base DIR`` runs the methods named ``<method>@base`` with the code of DIR (a worktree of
+# an earlier commit): the child processes get it as BENCH_CODE and import it first
+CODE = Path(os.environ.get("BENCH_CODE") or ROOT)
+sys.path.insert(0, str(CODE))
 
 
 
@@ -316,7 +319,72 @@ def method_e2e_tenant(args) -> dict:
     return {"rows": rows, "db_seconds": db}
 
 
-METHODS = {"e2e": method_e2e, "e2e_par": method_e2e_par, "e2e_tenant": method_e2e_tenant, "copy": method_copy, "insert": method_insert, "to_sql": method_to_sql}
+_CLI = ("import sys\n"
+        "class NoPandas:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pandas' or name.startswith('pandas.'):\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, NoPandas())\n"
+        "from ingestion_pipelines.cli import main\n"
+        "sys.exit(main())\n")
+
+
+def method_cli(args) -> dict:
+    """The user's path, timed from the command's start: ``ingest bulk-ingest --data-dir D
+    --wait-for-completion`` as a subprocess (its own ``DAGSTER_HOME``, ``STORAGE_URL`` and
+    state folder on the data's filesystem, ``WAREHOUSE_URL`` with this schema first on the
+    search_path; as deployed, without pandas), then, after a CHECKPOINT and sync, raw COPY of
+    the same good rows into tables made ``(LIKE <the run's table> INCLUDING ALL)`` in a second
+    schema (same keys, same audit-column defaults). Peak RSS is the command's process."""
+    from urllib.parse import quote
+
+    from ingestion_pipelines.sources.tenants.records import ENTITIES, columns
+
+    home = Path(args.data).parent / f"cli-{args.schema}"
+    env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), "STORAGE_URL": str(home / "storage"),
+           "INGEST_STATE_DIR": str(home / "state"), "PYTHONPATH": str(CODE),
+           "WAREHOUSE_URL": args.pg + ("&" if "?" in args.pg else "?") + "options=" + quote(f"-csearch_path={args.schema}")}
+    (home / "dagster_home").mkdir(parents=True)
+    eng = _pg_engine(args.pg, args.schema)
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", _CLI, "bulk-ingest", "--data-dir", args.data, "--wait-for-completion"],
+                       env=env, cwd=home, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if p.returncode:
+        raise SystemExit(f"bulk-ingest failed ({p.returncode}): {p.stdout[-3000:]}{p.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with eng.begin() as c:
+        rows = sum(c.exec_driver_sql(f'SELECT count(*) FROM "{args.schema}"."{e}"').scalar() for e in ENTITIES)
+    shutil.rmtree(home, ignore_errors=True)
+    ref = args.schema + "_copy"
+    with eng.begin() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{ref}"')
+        for e in ENTITIES:
+            c.exec_driver_sql(f'CREATE TABLE "{ref}"."{e}" (LIKE "{args.schema}"."{e}" INCLUDING ALL)')
+        c.exec_driver_sql(f'DROP SCHEMA "{args.schema}" CASCADE')
+    _quiesce(eng)
+    t1 = time.perf_counter()
+    copied = 0
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        for tsv in sorted(Path(args.tsv).glob("*.tsv")):
+            cols = ", ".join(f'"{c}"' for c in columns(tsv.stem))
+            with open(tsv, "rb") as f:
+                cur.copy_expert(f'COPY "{ref}"."{tsv.stem}" ({cols}) FROM STDIN', f, size=1 << 20)
+            copied += cur.rowcount
+        raw.commit()
+    finally:
+        raw.close()
+    copy_seconds = time.perf_counter() - t1
+    with eng.begin() as c:
+        c.exec_driver_sql(f'DROP SCHEMA "{ref}" CASCADE')
+    assert copied == rows, (copied, rows)
+    return {"rows": rows, "seconds": seconds, "copy_seconds": copy_seconds, "vs_copy": copy_seconds / seconds,
+            "cli_peak_rss_mb": peak, "stdout_tail": p.stdout[-400:]}
+
+
+METHODS = {"cli": method_cli, "e2e": method_e2e, "e2e_par": method_e2e_par, "e2e_tenant": method_e2e_tenant, "copy": method_copy, "insert": method_insert, "to_sql": method_to_sql}
 
 
 class _WithoutPandas:
@@ -341,11 +409,18 @@ def child(args) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def run_child(method: str, **kw) -> dict:
-    cmd = [sys.executable, __file__, "--child", method]
+def run_child(method: str, base: str | None = None, **kw) -> dict:
+    """Run ``method`` (``<name>@base``: with the code of ``base``) in a child process."""
+    name, _, at = method.partition("@")
+    cmd = [sys.executable, __file__, "--child", name]
     for k, v in kw.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if at:
+        if not base:
+            raise SystemExit(f"{method}: give --base DIR")
+        env["BENCH_CODE"] = base
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if p.returncode or not line:
         sys.stderr.write(p.stdout[-3000:] + p.stderr[-5000:])
@@ -377,6 +452,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="Run the methods this many times, interleaved (e2e, copy, e2e, copy, ...); the table "
                          "gives each method's median and range (this machine's speed drifts by ±15 %%).")
+    ap.add_argument("--tenants", type=int, default=2, help="Tenants in the dataset (the rows are shared out).")
+    ap.add_argument("--base", default=None,
+                    help="A worktree of an earlier commit: methods named <method>@base run with its code.")
     ap.add_argument("--child", dest="method", default=None)
     ap.add_argument("--store"), ap.add_argument("--schema"), ap.add_argument("--tsv"), ap.add_argument("--data")
     ap.add_argument("--tenant"), ap.add_argument("--run-config")
@@ -391,11 +469,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tenants-bench-"))
     data = Path(args.keep) if args.keep else work / "data"
     # rows per tenant ~ 3 P + O/5 + O + 3.5 O with P = O / 10
-    orders = max(100, int(args.rows / 2 / 4.99))
+    orders = max(100, int(args.rows / args.tenants / 4.99))
     products = max(10, orders // 10)
     if not (data / "dataset_summary.json").exists():
         t0 = time.perf_counter()
-        generate(data, tenants=2, products_per_tenant=products, orders_per_tenant=orders, chunk_size=100_000, seed=1,
+        generate(data, tenants=args.tenants, products_per_tenant=products, orders_per_tenant=orders, chunk_size=100_000, seed=1,
                  defects=0.0)
         print(f"generated in {time.perf_counter() - t0:.1f}s", flush=True)
     good = json.loads((data / "dataset_summary.json").read_text())["good_records"]
@@ -414,15 +492,12 @@ def main() -> None:
     try:
         for _ in range(args.repeat):
             for method in args.methods.split(","):
-                schema = f"bench_{method}_{uuid.uuid4().hex[:8]}"
-                schemas.append(schema)
-                r = run_child(method, pg=args.pg, schema=schema, store=store_root, tsv=tsv, data=data,
+                schema = f"bench_{method.replace('@', '_')}_{uuid.uuid4().hex[:8]}"
+                schemas += [schema, schema + "_copy"]
+                r = run_child(method, base=args.base, pg=args.pg, schema=schema, store=store_root, tsv=tsv, data=data,
                               reference_rows=args.reference_rows, batch_size=args.batch_size)
                 runs.setdefault(method, []).append(r)
-                print(f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, "
-                      f"peak RSS {r['peak_rss_mb']:.0f} MB" + (f", per-run peak RSS {r['run_peak_rss_mb']} MB"
-                                                               if "run_peak_rss_mb" in r else "") + (f", db seconds {r['db_seconds']}, sensor tick "
-                                                               f"{r['sensor_seconds']:.1f}s" if "db_seconds" in r else ""), flush=True)
+                print(_one_line(method, r), flush=True)
                 with eng.begin() as c:  # each run starts from an empty schema; keep the disk flat
                     c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 _quiesce(eng)
@@ -431,33 +506,56 @@ def main() -> None:
             for s_ in schemas:
                 c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{s_}" CASCADE')
         shutil.rmtree(work, ignore_errors=True)
-    if "copy" not in runs:
-        return
+    _table(args.repeat, runs)
 
-    def median(xs: list[float]) -> float:
-        xs = sorted(xs)
-        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
-    copy_rate = median([r["rows"] / r["seconds"] for r in runs["copy"]])
-    print(f"\n{args.repeat} interleaved run(s) per method; medians (range)\n")
+def _one_line(method: str, r: dict) -> str:
+    if "copy_seconds" in r:
+        return (f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s, raw COPY {r['copy_seconds']:.1f}s: "
+                f"{r['vs_copy']:.0%} of COPY, command's peak RSS {r['cli_peak_rss_mb']:.0f} MB")
+    line = f"{method}: {r['rows']:,} rows in {r['seconds']:.1f}s = {r['rows'] / r['seconds']:,.0f} rows/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+    if "run_peak_rss_mb" in r:
+        line += f", per-run peak RSS {r['run_peak_rss_mb']} MB"
+    if "db_seconds" in r:
+        line += f", db seconds {r['db_seconds']}, sensor tick {r['sensor_seconds']:.1f}s"
+    return line
+
+
+LABELS = {"cli": "`ingest bulk-ingest --wait-for-completion` (the command, from its start)",
+          "e2e": "end to end (sensor + partition runs one after the other)",
+          "e2e_par": "end to end (sensor + partition runs at the same time)", "copy": "raw COPY (reference)",
+          "insert": "batched INSERT, 1,000 rows", "to_sql": "pandas to_sql(method=multi)"}
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def _table(repeat: int, runs: dict[str, list[dict]]) -> None:
+    """The Markdown table: medians (range) per method; ``cli`` against its own COPY run (same
+    child, right after it), the others against the ``copy`` method's median rate."""
+    copy_rate = _median([r["rows"] / r["seconds"] for r in runs["copy"]]) if "copy" in runs else None
+    print(f"\n{repeat} interleaved run(s) per method; medians (range)\n")
     print("| method | rows | seconds | rows/s | vs raw COPY | peak RSS (MB) |\n|---|---:|---:|---:|---:|---:|")
-    for m, label in (("e2e", "end to end (sensor + partition runs one after the other)"),
-                     ("e2e_par", "end to end (sensor + partition runs at the same time)"), ("copy", "raw COPY (reference)"),
-                     ("insert", "batched INSERT, 1,000 rows"), ("to_sql", "pandas to_sql(method=multi)")):
-        if m not in runs:
-            continue
-        rs = runs[m]
+    span = lambda xs, f: f"{f(_median(xs))}" + (f" ({f(min(xs))}–{f(max(xs))})" if len(xs) > 1 else "")  # noqa: E731
+    for m, rs in runs.items():
+        name, _, at = m.partition("@")
+        label = LABELS.get(name, name) + (f" [{at}]" if at else "")
         secs = [r["seconds"] for r in rs]
         rates = [r["rows"] / r["seconds"] for r in rs]
-        span = lambda xs, f: f"{f(median(xs))}" + (f" ({f(min(xs))}–{f(max(xs))})" if len(xs) > 1 else "")  # noqa: E731
-        rss = max(r["peak_rss_mb"] for r in rs)
-        rss_s = f"{rss:.0f}" + (" + runs " + " + ".join(str(max(r["run_peak_rss_mb"][i] for r in rs))
-                                                      for i in range(len(rs[0]["run_peak_rss_mb"])))
-                                if "run_peak_rss_mb" in rs[0] else "")
-        ratios = [x / copy_rate for x in rates]
+        if "vs_copy" in rs[0]:
+            ratios = [r["vs_copy"] for r in rs]
+            rss_s = f"{max(r['cli_peak_rss_mb'] for r in rs):.0f}"
+        else:
+            ratios = [x / copy_rate for x in rates] if copy_rate else []
+            rss_s = f"{max(r['peak_rss_mb'] for r in rs):.0f}"
+            if "run_peak_rss_mb" in rs[0]:
+                rss_s += " + runs " + " + ".join(str(max(r["run_peak_rss_mb"][i] for r in rs))
+                                                 for i in range(len(rs[0]["run_peak_rss_mb"])))
+        ratio_s = span(ratios, lambda v: f"{v:.0%}") if ratios else ""
         print(f"| {label} | {rs[0]['rows']:,} | {span(secs, lambda v: f'{v:.1f}')} | {span(rates, lambda v: f'{v:,.0f}')} | "
-              f"{span(ratios, lambda v: f'{v:.0%}')} | {rss_s} |")
-
+              f"{ratio_s} | {rss_s} |")
 
 if __name__ == "__main__":
     main()
