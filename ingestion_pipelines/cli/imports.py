@@ -23,7 +23,9 @@ import os
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -127,6 +129,19 @@ def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, 
     sys.exit(0 if ok else 1)
 
 
+@contextmanager
+def _progress_bar(engine, job_id: str) -> Iterator[None]:
+    """Show the job's progress bar (:func:`_watch`, on a thread) while the block runs."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(5)
+
+
 def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
     """Start the run in a detached process on the DAGSTER_HOME instance (see :mod:`.imports_local_run`)
     and return at once; with ``wait``, show the progress bar until the job ends. True unless
@@ -137,10 +152,7 @@ def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
     click.echo(f"started import job {job_id} (process {proc.pid}; log: {log_path(job_id)})", err=True)
     if not wait:
         return True
-    stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
-    watcher.start()
-    try:
+    with _progress_bar(engine, job_id):
         while True:
             status = jobs.job_status(engine, job_id)
             if jobs.is_terminal(status):
@@ -153,14 +165,13 @@ def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
             proc.wait(60)  # the run's own end (Dagster events) follows the job's
         except Exception:  # noqa: BLE001 - the import itself is over
             pass
-    finally:
-        stop.set()
-        watcher.join(5)
     click.echo(f"import job {job_id}: {status} (run log: {log_path(job_id)})", err=True)
     return status in ("succeeded", "cancelled")
 
 
 def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> bool:
+    """Submit the run to the webserver at ``url`` (GraphQL) and return at once; with ``wait``,
+    follow it with the progress bar until it ends. True when it succeeded (or not waited for)."""
     from urllib.parse import urlparse
 
     from dagster_graphql import DagsterGraphQLClient
@@ -175,11 +186,8 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
     click.echo(f"launched run {run_id} on {url}", err=True)
     if not wait:
         return True
-    stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(engine, job_id, stop), daemon=True)
-    watcher.start()
     queued_since, warned = time.monotonic(), False
-    try:
+    with _progress_bar(engine, job_id):
         while True:
             status = client.get_run_status(run_id).value
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
@@ -188,9 +196,6 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
                 click.echo(f"\nrun {run_id} is still queued: is dagster-daemon running for this instance?", err=True)
                 warned = True
             time.sleep(1.0)
-    finally:
-        stop.set()
-        watcher.join(5)
     click.echo(f"run {run_id}: {status}", err=True)
     return status == "SUCCESS"
 
