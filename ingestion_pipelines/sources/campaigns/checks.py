@@ -2,7 +2,8 @@
 
 They read the warehouse after a sync: no orphans, only valid statuses, no duplicate campaigns
 (same normalised name or same track), every playlist row linked to a campaign, and (a warning)
-Active/Complete campaigns without playlist data. Numbers come from ``integrity.py``.
+Active/Complete campaigns without playlist data. One ``@asset_check`` each; numbers come from
+``integrity.py`` and :mod:`ingestion_pipelines.engine.checks`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
+from ...engine.checks import counts, none_found
 from ...resources.warehouse import WarehouseResource
 from .assets import CAMPAIGNS_KEY, CLIENTS_KEY, PLAYLISTS_KEY
 from .integrity import duplicate_counts, orphan_counts
@@ -26,7 +28,7 @@ def campaigns_have_no_orphans(warehouse: WarehouseResource) -> AssetCheckResult:
     with _conn(warehouse) as conn:
         o = orphan_counts(conn)
     o.pop("playlists_without_campaign")
-    return AssetCheckResult(passed=sum(o.values()) == 0, metadata=o)
+    return none_found(o)
 
 
 @asset_check(asset=CAMPAIGNS_KEY, description="Every campaign status is Active, Complete, Cancelled, Unreleased or Other.")
@@ -43,40 +45,37 @@ def campaign_statuses_valid(warehouse: WarehouseResource) -> AssetCheckResult:
 def campaigns_not_duplicated(warehouse: WarehouseResource) -> AssetCheckResult:
     with _conn(warehouse) as conn:
         d = duplicate_counts(conn)
-    return AssetCheckResult(passed=sum(d.values()) == 0, metadata=d)
+    return none_found(d)
 
 
 @asset_check(asset=CLIENTS_KEY, description="Client names are unique once normalised, and every client has a campaign.")
 def clients_unique_and_used(warehouse: WarehouseResource) -> AssetCheckResult:
     c, t = clients, spotify_campaigns
-    with _conn(warehouse) as conn:
-        dup = conn.execute(sa.select(sa.func.count()).select_from(
-            sa.select(sa.func.lower(c.c.name)).group_by(sa.func.lower(c.c.name)).having(sa.func.count() > 1).subquery())).scalar()
-        unused = conn.execute(sa.select(sa.func.count()).select_from(c).where(
-            ~sa.exists().where(t.c.client_id == c.c.id))).scalar()
-    return AssetCheckResult(passed=not dup, severity=AssetCheckSeverity.ERROR,
-                            metadata={"duplicate_names": int(dup or 0), "clients_without_campaign": int(unused or 0)})
+    n = counts(warehouse, metadata, duplicate_names=sa.select(sa.func.count()).select_from(
+        sa.select(sa.func.lower(c.c.name)).group_by(sa.func.lower(c.c.name)).having(sa.func.count() > 1).subquery()),
+        clients_without_campaign=sa.select(sa.func.count()).select_from(c).where(~sa.exists().where(t.c.client_id == c.c.id)))
+    # only duplicates fail: a client without a campaign is listed, not an error
+    return none_found({"duplicate_names": n["duplicate_names"]}, severity=AssetCheckSeverity.ERROR,
+                      clients_without_campaign=n["clients_without_campaign"])
 
 
 @asset_check(asset=PLAYLISTS_KEY, description="Every playlist row belongs to an existing campaign.")
 def playlists_linked(warehouse: WarehouseResource) -> AssetCheckResult:
     p, t = campaign_playlists, spotify_campaigns
-    with _conn(warehouse) as conn:
-        n = conn.execute(sa.select(sa.func.count()).select_from(p).where(~sa.exists().where(t.c.id == p.c.campaign_id))).scalar()
-    return AssetCheckResult(passed=not n, metadata={"playlists_without_campaign": int(n or 0)})
+    return none_found(counts(warehouse, metadata, playlists_without_campaign=sa.select(sa.func.count()).select_from(p)
+                             .where(~sa.exists().where(t.c.id == p.c.campaign_id))))
 
 
 @asset_check(asset=PLAYLISTS_KEY, description="Active/Complete campaigns with a track have playlist data (warning).")
 def active_campaigns_have_data(warehouse: WarehouseResource) -> AssetCheckResult:
     p, t = campaign_playlists, spotify_campaigns
-    with _conn(warehouse) as conn:
-        missing = conn.execute(sa.select(sa.func.count()).select_from(t).where(
-            t.c.status.in_(["Active", "Complete"]), t.c.track_id.is_not(None),
-            ~sa.exists().where(p.c.campaign_id == t.c.id))).scalar()
-        live = conn.execute(sa.select(sa.func.count()).select_from(t).where(
-            t.c.status.in_(["Active", "Complete"]), t.c.track_id.is_not(None))).scalar()
-    return AssetCheckResult(passed=not missing, severity=AssetCheckSeverity.WARN,
-                            metadata={"active_complete_with_track": int(live or 0), "without_playlist_data": int(missing or 0)})
+    live = (t.c.status.in_(["Active", "Complete"]), t.c.track_id.is_not(None))
+    n = counts(warehouse, metadata,
+               without_playlist_data=sa.select(sa.func.count()).select_from(t).where(
+                   *live, ~sa.exists().where(p.c.campaign_id == t.c.id)),
+               active_complete_with_track=sa.select(sa.func.count()).select_from(t).where(*live))
+    return none_found({"without_playlist_data": n["without_playlist_data"]}, severity=AssetCheckSeverity.WARN,
+                      active_complete_with_track=n["active_complete_with_track"])
 
 
 CHECKS = [campaigns_have_no_orphans, campaign_statuses_valid, campaigns_not_duplicated, clients_unique_and_used,
