@@ -62,9 +62,11 @@ def materializations(result: ExecuteInProcessResult) -> dict[str, dict[str, Any]
 
 
 def summarize(result: ExecuteInProcessResult) -> str:
-    """A human summary: run id and status, then one line per materialised asset with its
+    """A human summary: run id (and partition) and status, then one line per materialised asset with its
     outcome counts and failed-rows file, then the failure message of a failed run."""
-    lines = [f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}"]
+    partition = result.dagster_run.tags.get("dagster/partition")
+    lines = [f"run {result.run_id}{f' (partition {partition})' if partition else ''}: "
+             f"{'SUCCESS' if result.success else 'FAILURE'}"]
     for key, md in materializations(result).items():
         counts = [f"{k}={md[k]}" for k in SUMMARY_KEYS if k in md]
         extra = [f"{k}={v}" for k, v in md.items() if k not in SUMMARY_KEYS and isinstance(v, (int, float))
