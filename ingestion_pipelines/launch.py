@@ -32,8 +32,8 @@ def launch(job_name: str, run_config: RunConfig | dict[str, Any] | None = None, 
     job = defs.resolve_job_def(job_name)
     inst = instance_ or instance()
     level = os.environ.get("INGEST_LOG_LEVEL", "INFO")
-    if isinstance(run_config, RunConfig):
-        run_config = run_config.to_config_dict()
+    if isinstance(run_config, RunConfig):  # its dict form carries empty sections ("loggers": {})
+        run_config = {k: v for k, v in run_config.to_config_dict().items() if v}
     run_config = {"loggers": {"console": {"config": {"log_level": level}}}, **(run_config or {})}
     return job.execute_in_process(run_config=run_config, instance=inst, raise_on_error=False,
                                   partition_key=partition_key, tags={"launched_by": "ingest-cli", **(tags or {})})

@@ -134,13 +134,14 @@ def _follow_webserver(url: str, plan, tenants_seen) -> int:
     return 0 if all(r.status == "SUCCESS" for r in runs) else 1
 
 
-def _load_config(file: str = "tenants/tenants.csv", dry_run: bool = False):
-    """The typed run config of ``tenants_load_job`` (``tenants/tenants`` reads ``file``)."""
+def _load_config(file: str | None = None, dry_run: bool = False):
+    """The typed run config of ``tenants_load_job`` (``tenants/tenants`` reads ``file``,
+    default the landed ``tenants/tenants.csv``)."""
     from dagster import RunConfig
 
     from ..sources.tenants.assets import LoadTenantsConfig
 
-    return RunConfig(ops={"tenants__tenants": LoadTenantsConfig(file=file, dry_run=dry_run)})
+    return RunConfig(ops={"tenants__tenants": LoadTenantsConfig(dry_run=dry_run, **({"file": file} if file else {}))})
 
 
 def _run_and_follow(plan, tenants_seen) -> int:

@@ -35,7 +35,7 @@ from ...engine.validate import RowCells
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import checks, schema
-from .loading import RESULTS_PREFIX, SOURCE, CellWarnings, FailedRecords, load_entity
+from .loading import RESULTS_PREFIX, SOURCE, TENANTS_CSV_KEY, CellWarnings, FailedRecords, load_entity
 from .records import ENTITIES, REFS, TENANT_ID_RE
 
 GROUP = "tenants"
@@ -46,7 +46,7 @@ TENANTS_KEY = AssetKey([GROUP, "tenants"])
 class LoadTenantsConfig(Config):
     """Run config of ``tenants/tenants``."""
 
-    file: str = Field(default="tenants/tenants.csv",
+    file: str = Field(default=TENANTS_CSV_KEY,
                       description="tenants.csv: a key in the BlobStore, a local path, file:// or s3:// URI.")
     dry_run: bool = Field(default=False, description="Report what would change; write nothing, register no partition.")
 

@@ -58,7 +58,8 @@ from ...engine.columnar import ColumnarParser
 from .records import (FIELDS, SOURCE, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, hashes_of,
                       in_sorted, parent_refs)
 
-LANDING_PREFIX = "tenants/"
+LANDING_PREFIX = "tenants/"  # the landing sensor and bulk-ingest: tenants/tenants.csv, tenants/<id>/<file>
+TENANTS_CSV_KEY = f"{LANDING_PREFIX}tenants.csv"
 RESULTS_PREFIX = "results/tenants"
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 from ...resources.storage import BlobStore
 from .loading import landing_prefix
 from .records import entity_of
-from .sensors import TENANTS_CSV_KEY
+from .loading import TENANTS_CSV_KEY
 
 
 @dataclass(frozen=True)
