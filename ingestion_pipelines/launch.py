@@ -63,7 +63,7 @@ def materializations(result: ExecuteInProcessResult) -> dict[str, dict[str, Any]
 
 def summarize(result: ExecuteInProcessResult) -> str:
     """A human summary: run id (and partition) and status, then one line per materialised asset with its
-    outcome counts and failed-rows file, then the failure message of a failed run."""
+    outcome counts, failed-rows and warnings files, then the failure message of a failed run."""
     partition = result.dagster_run.tags.get("dagster/partition")
     lines = [f"run {result.run_id}{f' (partition {partition})' if partition else ''}: "
              f"{'SUCCESS' if result.success else 'FAILURE'}"]
@@ -78,7 +78,7 @@ def summarize(result: ExecuteInProcessResult) -> str:
         if md.get("dry_run"):
             line += "  [dry run: nothing written]"
         lines.append(line)
-        for k in ("failed_rows_file", "output", "report"):
+        for k in ("failed_rows_file", "warnings_file", "output", "report"):
             if md.get(k):
                 lines.append(f"    {k.replace('_', ' ')}: {md[k]}")
     if not result.success:
