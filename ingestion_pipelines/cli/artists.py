@@ -9,6 +9,7 @@ import os
 import click
 
 from ..settings import DATA_DIR
+from ..sources.artists import names
 from .steps import DemoStep
 
 
@@ -37,7 +38,7 @@ def import_entities(fixture: str, dry_run: bool, skip_photos: bool, update_exist
         fixture = os.path.abspath(fixture)
     from ..sources.artists.assets import ArtistsImportConfig
 
-    _run("artists_import_job", "artists_import", ArtistsImportConfig(
+    _run(names.IMPORT_JOB, "artists_import", ArtistsImportConfig(
         fixture=fixture, dry_run=dry_run, skip_photos=skip_photos, update_existing=update_existing,
         batch_size=batch_size, photo_s3_buckets=list(photo_buckets)))
 
@@ -52,7 +53,7 @@ def export_artists(output: str, internal_only: bool, to_storage: bool) -> None:
         output = os.path.abspath(output)
     from ..sources.artists.assets import ArtistsExportConfig
 
-    _run("artists_export_job", "artists__fixture_export", ArtistsExportConfig(output=output, internal_only=internal_only))
+    _run(names.EXPORT_JOB, "artists__fixture_export", ArtistsExportConfig(output=output, internal_only=internal_only))
 
 
 @click.command("upload-media")
@@ -63,7 +64,7 @@ def upload_media(local_media_root: str | None, dry_run: bool) -> None:
     root = {"local_media_root": os.path.abspath(local_media_root)} if local_media_root else {}
     from ..sources.artists.assets import MediaUploadConfig
 
-    _run("artists_upload_media_job", "artists__media_upload", MediaUploadConfig(dry_run=dry_run, **root))
+    _run(names.UPLOAD_MEDIA_JOB, "artists__media_upload", MediaUploadConfig(dry_run=dry_run, **root))
 
 
 COMMANDS = [import_entities, export_artists, upload_media]
@@ -77,4 +78,4 @@ def _demo_config():
     return RunConfig(ops={"artists_import": ArtistsImportConfig(fixture=str(DATA_DIR / "artists" / "artists_fixture.json"))})
 
 
-DEMO_STEPS = [DemoStep.job("artists: import data/artists/artists_fixture.json", "artists_import_job", _demo_config)]
+DEMO_STEPS = [DemoStep.job("artists: import data/artists/artists_fixture.json", names.IMPORT_JOB, _demo_config)]

@@ -8,6 +8,7 @@ import os
 import click
 
 from ..settings import DATA_DIR
+from ..sources.campaigns import names
 from .steps import DemoStep
 
 SAMPLE_CSV = DATA_DIR / "campaigns" / "Spotify Playlisting-All Campaigns.csv"
@@ -55,16 +56,16 @@ def sync_campaigns(csv_file: str | None, sync_only: bool, sfa_only: bool, playli
         scraped = os.path.abspath(scraped)
     has_spotify = bool(os.environ.get("SPOTIFY_CLIENT_ID") and os.environ.get("SPOTIFY_CLIENT_SECRET"))
     if sync_only:
-        job, cfg = "campaigns_sync_job", sync_run_config(csv_file, None, dry_run, sfa=False, playlists=False)
+        job, cfg = names.SYNC_JOB, sync_run_config(csv_file, None, dry_run, sfa=False, playlists=False)
     elif sfa_only:
-        job, cfg = "campaigns_sfa_job", sync_run_config(None, None, dry_run, playlists=False)
+        job, cfg = names.SFA_JOB, sync_run_config(None, None, dry_run, playlists=False)
     elif playlists_only:
-        job, cfg = "campaigns_playlists_job", sync_run_config(None, scraped, dry_run, sfa=False)
+        job, cfg = names.PLAYLISTS_JOB, sync_run_config(None, scraped, dry_run, sfa=False)
     elif has_spotify:
-        job, cfg = "campaigns_full_sync_job", sync_run_config(csv_file, scraped, dry_run)
+        job, cfg = names.FULL_SYNC_JOB, sync_run_config(csv_file, scraped, dry_run)
     else:
         click.echo("SFA URL resolution skipped: SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are not set.")
-        job, cfg = "campaigns_sync_and_playlists_job", sync_run_config(csv_file, scraped, dry_run, sfa=False)
+        job, cfg = names.SYNC_AND_PLAYLISTS_JOB, sync_run_config(csv_file, scraped, dry_run, sfa=False)
     run_and_report(job, cfg)
 
 
@@ -72,6 +73,6 @@ COMMANDS = [sync_campaigns]
 # (label, job name, run config) steps that `ingest demo` runs, in order (offline: no SFA stage).
 DEMO_STEPS = [
     DemoStep.job("campaigns: sync data/campaigns CSV + scraped playlists (SFA lookups skipped offline)",
-                 "campaigns_sync_and_playlists_job",
+                 names.SYNC_AND_PLAYLISTS_JOB,
                  lambda: sync_run_config(str(SAMPLE_CSV), str(SAMPLE_SCRAPED), False, sfa=False)),
 ]

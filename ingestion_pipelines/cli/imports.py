@@ -32,6 +32,7 @@ import click
 from ..settings import DATA_DIR
 from ..sources.imports import jobs, settings
 from ..sources.imports.importers import IMPORTERS
+from ..sources.imports import names
 from ..sources.imports.schema import metadata
 from .steps import DemoStep
 
@@ -176,11 +177,11 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
 
     from dagster_graphql import DagsterGraphQLClient
 
-    from ..sources.imports.assets import JOB_NAME
+    from ..sources.imports.names import FILE_IMPORT_JOB
 
     u = urlparse(url if "://" in url else f"http://{url}")
     client = DagsterGraphQLClient(u.hostname or "localhost", port_number=u.port, use_https=u.scheme == "https")
-    run_id = client.submit_job_execution(JOB_NAME, run_config=cfg, tags={"imports/job_id": job_id,
+    run_id = client.submit_job_execution(FILE_IMPORT_JOB, run_config=cfg, tags={"imports/job_id": job_id,
                                                                          "launched_by": "ingest-cli"})
     jobs.update_job(engine, job_id, run_id=run_id)
     click.echo(f"launched run {run_id} on {url}", err=True)
@@ -265,6 +266,6 @@ def _demo_config() -> dict:
 
 
 DEMO_STEPS = [
-    DemoStep.job("imports: employees sample (good and bad rows)", "imports_file_import",
+    DemoStep.job("imports: employees sample (good and bad rows)", names.FILE_IMPORT_JOB,
                  lambda: _demo_config()),
 ]

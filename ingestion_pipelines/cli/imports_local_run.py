@@ -47,10 +47,10 @@ def main(argv: list[str]) -> int:
     """Run the import job ``argv[1]`` with run config ``argv[2]`` (JSON); 0 = run succeeded."""
     job_id, cfg = argv[1], json.loads(argv[2])
     from ..launch import launch, summarize
-    from ..sources.imports.assets import JOB_NAME
+    from ..sources.imports.names import FILE_IMPORT_JOB
 
     try:
-        result = launch(JOB_NAME, cfg, tags={"imports/job_id": job_id, "imports/pid": str(os.getpid())})
+        result = launch(FILE_IMPORT_JOB, cfg, tags={"imports/job_id": job_id, "imports/pid": str(os.getpid())})
     except BaseException as e:  # the run never started: say so in import_jobs
         from ..resources.warehouse import WarehouseResource
         from . import jobs

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from ..sources.tenants import names
 from .steps import DemoStep
 
 
@@ -58,7 +59,7 @@ def load_tenants(file, dry_run):
 
     p = Path(file).expanduser()
     loc = str(p.resolve()) if p.exists() else file
-    run_and_report("tenants_load_job", _load_config(loc, dry_run))
+    run_and_report(names.LOAD_JOB, _load_config(loc, dry_run))
 
 
 @click.command("bulk-ingest")
@@ -123,12 +124,12 @@ def _follow_webserver(url: str, plan, tenants_seen) -> int:
     warn = lambda r: click.echo(f"{r.label}: run {r.run_id} is still queued: is dagster-daemon running?", err=True)  # noqa: E731
     runs = []
     if any(not p.tenant_id for p in plan):
-        load = web.submit("tenants", "tenants_load_job", _load_config().to_config_dict())
+        load = web.submit("tenants", names.LOAD_JOB, _load_config().to_config_dict())
         click.echo(f"tenants: submitted run {load.run_id} to {url}")
         web.follow([load], _echo_run, queued_warning=warn)
         runs.append(load)
     web.add_partitions(tenant_partitions.name, tenants_seen)
-    tenant_runs = [web.submit(f"tenant {tid}", "tenants_files_job", partition_key=tid) for tid in tenants_seen]
+    tenant_runs = [web.submit(f"tenant {tid}", names.FILES_JOB, partition_key=tid) for tid in tenants_seen]
     web.follow(tenant_runs, _echo_run, queued_warning=warn)
     runs += tenant_runs
     return 0 if all(r.status == "SUCCESS" for r in runs) else 1
@@ -163,14 +164,14 @@ def run_tenant_loads(tenant_ids, *, load_tenants_csv: bool, tags: dict[str, str]
     from ..sources.tenants.assets import tenant_partitions
 
     if load_tenants_csv:
-        yield "tenants", launch("tenants_load_job", _load_config(), tags=tags)
+        yield "tenants", launch(names.LOAD_JOB, _load_config(), tags=tags)
     else:
         inst = instance()
         missing = [t for t in tenant_ids if not inst.has_dynamic_partition(tenant_partitions.name, t)]
         if missing:
             inst.add_dynamic_partitions(tenant_partitions.name, missing)
     for tid in tenant_ids:
-        yield f"tenant {tid}", launch("tenants_files_job", partition_key=tid, tags=tags)
+        yield f"tenant {tid}", launch(names.FILES_JOB, partition_key=tid, tags=tags)
 
 
 def _echo_local(label: str, r) -> None:

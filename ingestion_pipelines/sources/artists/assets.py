@@ -30,10 +30,10 @@ from ...resources.http import HttpClient
 from ...resources.storage import BlobStore, LocalBlobStore
 from ...resources.warehouse import WarehouseResource
 from ...settings import DATA_DIR, state_dir
+from .names import GROUP
 from .importer import FixtureError, ImportOptions, ImportResult, export_fixture, import_fixture
 from .schema import entities, entity_roles, metadata, social_media_accounts
 
-GROUP = "artists"
 ENTITIES = AssetKey([GROUP, "entities"])
 ROLES = AssetKey([GROUP, "entity_roles"])
 SOCIAL = AssetKey([GROUP, "social_media_accounts"])

@@ -8,8 +8,8 @@ from dagster import RunConfig, RunRequest
 from ...engine.sensors import LandingSpec, landing_sensor
 from .assets import ArtistsImportConfig
 from .jobs import artists_import_job
+from .names import LANDING_PREFIX
 
-LANDING_PREFIX = "artists/"
 
 
 def _requests(context, landed) -> list[RunRequest]:

@@ -35,11 +35,11 @@ from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from ...settings import DATA_DIR
 from .integrity import integrity_markdown, integrity_metrics
+from .names import GROUP
 from .schema import campaign_groups, campaign_playlists, clients, metadata, spotify_campaigns, vendors
 from .spotify import SpotifyResource, resolve_sfa_urls
 from .sync import CampaignCsvError, import_playlists, parse_csv, sync_campaign_tables
 
-GROUP = "campaigns"
 SAMPLE_DIR = DATA_DIR / "campaigns"
 SAMPLE_CSV = SAMPLE_DIR / "Spotify Playlisting-All Campaigns.csv"
 

@@ -16,8 +16,8 @@ from dagster import RunConfig, RunRequest
 from ...engine.sensors import LandingSpec, landing_sensor
 from .assets import CampaignCsvConfig, PlaylistsConfig
 from .jobs import campaigns_playlists_job, campaigns_sync_job
+from .names import LANDING_PREFIX
 
-PREFIX = "campaigns/"
 
 
 def _requests(context, landed) -> list[RunRequest]:
@@ -37,6 +37,6 @@ def _requests(context, landed) -> list[RunRequest]:
 
 
 campaigns_landing_sensor = landing_sensor(LandingSpec(
-    name="campaigns_landing_sensor", prefix=PREFIX, jobs=[campaigns_sync_job, campaigns_playlists_job],
+    name="campaigns_landing_sensor", prefix=LANDING_PREFIX, jobs=[campaigns_sync_job, campaigns_playlists_job],
     requests=_requests, suffixes=(".csv", ".json"), minimum_interval_seconds=60,
     description="New campaign CSVs and scraped JSON files under the landing prefix campaigns/."))

@@ -10,11 +10,11 @@ from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import settings
+from .names import FILE_IMPORT_JOB
 from .runner import ImportOptions, ImportOutcome, new_job_id, run_import
 
 IMPORT_JOB_KEY = AssetKey(["imports", "import_job"])
 IMPORT_OP_NAME = "imports__import_job"
-JOB_NAME = "imports_file_import"
 
 
 class ImportFileConfig(Config):
@@ -94,7 +94,7 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
     return MaterializeResult(metadata=md)
 
 
-import_file_job = define_asset_job(JOB_NAME, selection=[IMPORT_JOB_KEY],
+import_file_job = define_asset_job(FILE_IMPORT_JOB, selection=[IMPORT_JOB_KEY],
                                    description="Run one file import (config: importer, file, options).")
 
 

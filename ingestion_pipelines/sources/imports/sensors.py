@@ -14,7 +14,7 @@ from ...resources.warehouse import WarehouseResource
 from . import jobs
 from .assets import IMPORT_OP_NAME, ImportFileConfig, import_file_job
 from .importers import IMPORTERS
-from .settings import LANDING_PREFIX
+from .names import LANDING_PREFIX
 
 JOB_ID_NAMESPACE = uuid.UUID("6f1c8f2e-2b7a-4d55-9a57-0c1f3e9b6a01")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 
-LANDING_PREFIX = "imports/"  # the sensor watches imports/<importer>/<file>
 
 
 def _int(name: str, default: int) -> int:

@@ -35,11 +35,11 @@ from ...engine.validate import RowCells
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import checks, schema
-from .loading import RESULTS_PREFIX, SOURCE, TENANTS_CSV_KEY, CellWarnings, FailedRecords, load_entity
+from .loading import RESULTS_PREFIX, SOURCE, CellWarnings, FailedRecords, load_entity
+from .names import GROUP, PARTITIONS, TENANTS_CSV_KEY
 from .records import ENTITIES, REFS, TENANT_ID_RE
 
-GROUP = "tenants"
-tenant_partitions = DynamicPartitionsDefinition(name="tenants")
+tenant_partitions = DynamicPartitionsDefinition(name=PARTITIONS)
 TENANTS_KEY = AssetKey([GROUP, "tenants"])
 
 

@@ -3,15 +3,16 @@ named ``tenants_<what>_job`` (names are contracts: the UI, the README, the CLI).
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from . import names
 from .assets import TENANTS_KEY, entity_assets
 
 tenants_load_job = define_asset_job(
-    "tenants_load_job", selection=AssetSelection.assets(TENANTS_KEY),
+    names.LOAD_JOB, selection=AssetSelection.assets(TENANTS_KEY),
     description="Load tenants.csv into the tenants table and register tenant partitions.")
 tenants_files_job = define_asset_job(
     # partitioned by ``tenant_partitions``, inferred from the selected assets (the job's own
     # ``partitions_def=`` argument is deprecated since Dagster 1.13)
-    "tenants_files_job", selection=AssetSelection.assets(*entity_assets),
+    names.FILES_JOB, selection=AssetSelection.assets(*entity_assets),
     description="Load one tenant's landed files (products, customers, orders, items, prices, stock events).",
     # One process per run: each step already keeps both CPUs busy (parser + writer thread)
     # and most wait for their parents anyway, while Dagster's default multiprocess executor

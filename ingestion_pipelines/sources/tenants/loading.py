@@ -50,6 +50,7 @@ from ...engine.landing import Location, sha256_of
 from ...engine.ledger import already_loaded, record_file, rekey_file, seen_before
 from ...engine.outcomes import WARNING_COLUMNS, CellWarning, IngestReport, ProgressLogger
 from ...engine.result_files import ResultFileWriter, warnings_key
+from .names import LANDING_PREFIX
 from ...engine.schema import qualified_name
 from ...engine.staged import StagedResult, StagedUpsert
 from ...resources.storage import BlobObject, BlobStore
@@ -58,8 +59,6 @@ from ...engine.columnar import ColumnarParser
 from .records import (FIELDS, SOURCE, BadLine, HashedIdSet, Parser, columns, copy_to_values, entity_of, hashes_of,
                       in_sorted, parent_refs)
 
-LANDING_PREFIX = "tenants/"  # the landing sensor and bulk-ingest: tenants/tenants.csv, tenants/<id>/<file>
-TENANTS_CSV_KEY = f"{LANDING_PREFIX}tenants.csv"
 RESULTS_PREFIX = "results/tenants"
 
 

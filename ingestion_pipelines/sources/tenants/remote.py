@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 import requests
 
+from .names import FILES_JOB
+
 TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
 COUNT_KEYS = ("inserted", "updated", "unchanged", "failed")
 
@@ -80,7 +82,7 @@ class WebserverRuns:
             raise GraphQLError("; ".join(e.get("message", str(e)) for e in body["errors"]))
         return body["data"]
 
-    def selector(self, job_name: str = "tenants_files_job") -> dict[str, str]:
+    def selector(self, job_name: str = FILES_JOB) -> dict[str, str]:
         """``{repositoryLocationName, repositoryName}`` of the repository that has ``job_name``."""
         if self._selector is None:
             res = self.query(_REPOS)["repositoriesOrError"]

@@ -27,7 +27,7 @@ from ...engine.sensors import Landed, LandingSpec, Requests, landed_since, landi
 from ...resources.storage import BlobObject, BlobStore
 from .assets import LoadTenantsConfig, tenant_partitions
 from .jobs import tenants_files_job, tenants_load_job
-from .loading import LANDING_PREFIX, TENANTS_CSV_KEY
+from .names import LANDING_PREFIX, TENANTS_CSV_KEY
 from .records import TENANT_ID_RE, entity_of
 
 

@@ -16,8 +16,8 @@ from typing import Callable
 
 from ...resources.storage import BlobStore
 from .loading import landing_prefix
+from .names import TENANTS_CSV_KEY
 from .records import entity_of
-from .loading import TENANTS_CSV_KEY
 
 
 @dataclass(frozen=True)

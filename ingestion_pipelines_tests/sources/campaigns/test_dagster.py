@@ -17,7 +17,7 @@ from ingestion_pipelines.settings import PROJECT_ROOT
 from ingestion_pipelines.sources.campaigns import schema
 from ingestion_pipelines.cli.campaigns import sync_run_config
 from ingestion_pipelines.sources.campaigns.definitions import defs as campaigns_defs
-from ingestion_pipelines.sources.campaigns.sensors import PREFIX
+from ingestion_pipelines.sources.campaigns.names import LANDING_PREFIX as PREFIX
 
 from .conftest import SAMPLE_CSV, SCRAPED
 

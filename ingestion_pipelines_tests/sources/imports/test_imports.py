@@ -17,7 +17,8 @@ from dagster import Definitions, build_sensor_context, materialize
 
 from ingestion_pipelines.engine.result_files import read_back
 from ingestion_pipelines.sources.imports import jobs
-from ingestion_pipelines.sources.imports.assets import JOB_NAME, import_file_job, import_job, run_config
+from ingestion_pipelines.sources.imports.assets import import_file_job, import_job, run_config
+from ingestion_pipelines.sources.imports.names import FILE_IMPORT_JOB as JOB_NAME
 from ingestion_pipelines.sources.imports.runner import ImportOptions, run_import
 from ingestion_pipelines.sources.imports.schema import employees, import_jobs
 from ingestion_pipelines.sources.imports.sensors import imports_landing_sensor

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingestion_pipelines.sources.imports.assets import JOB_NAME, run_config
+from ingestion_pipelines.sources.imports.assets import run_config
+from ingestion_pipelines.sources.imports.names import FILE_IMPORT_JOB as JOB_NAME
 
 from ...conftest import running_webserver
 
