@@ -201,16 +201,23 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
     return status == "SUCCESS"
 
 
-@click.command("import-status")
-@click.argument("job_id")
-def import_status(job_id: str) -> None:
-    """Print the status JSON of import job JOB_ID (seed 003, "Check Status")."""
+def _existing_job(job_id: str):
+    """(warehouse, the ``import_jobs`` row of ``job_id`` as a dict); exits 1 with a message
+    on standard error when there is no such job."""
     warehouse, _ = _resources()
     warehouse.setup(metadata)
     job = jobs.get_job(warehouse.engine, job_id)
     if job is None:
         click.echo(f"no import job {job_id}", err=True)
         sys.exit(1)
+    return warehouse, job
+
+
+@click.command("import-status")
+@click.argument("job_id")
+def import_status(job_id: str) -> None:
+    """Print the status JSON of import job JOB_ID (seed 003, "Check Status")."""
+    _, job = _existing_job(job_id)
     click.echo(json.dumps(jobs.status_json(job), indent=2, default=str))
 
 
@@ -223,12 +230,7 @@ def import_cancel(job_id: str) -> None:
     the instance (it ends CANCELED)."""
     from dagster import DagsterRunStatus
 
-    warehouse, _ = _resources()
-    warehouse.setup(metadata)
-    job = jobs.get_job(warehouse.engine, job_id)
-    if job is None:
-        click.echo(f"no import job {job_id}", err=True)
-        sys.exit(1)
+    warehouse, job = _existing_job(job_id)
     run_id = job.get("run_id")
     inst = run = None
     if run_id and not jobs.is_terminal(job["status"]):
