@@ -155,26 +155,33 @@ def _render_tsv(data: Path, out: Path, limit_entities=None, limit_rows=None) -> 
 
 def method_copy(args) -> dict:
     from ingestion_pipelines.sources.tenants import schema as tschema
-    from ingestion_pipelines.sources.tenants.records import columns
 
     eng = _pg_engine(args.pg, args.schema).execution_options(schema_translate_map={None: args.schema})
     tschema.metadata.create_all(eng)
     tsv = Path(args.tsv)
     t0 = time.perf_counter()
+    rows = _copy_tsv_files(eng, args.schema, tsv)
+    return {"rows": rows, "seconds": time.perf_counter() - t0}
+
+
+def _copy_tsv_files(eng, schema: str, tsv_dir: Path) -> int:
+    """COPY every ``<entity>.tsv`` of ``tsv_dir`` into ``schema.<entity>`` in one transaction
+    (the raw-COPY reference); returns the rows copied."""
+    from ingestion_pipelines.sources.tenants.records import columns
+
     rows = 0
     raw = eng.raw_connection()
     try:
         cur = raw.cursor()
-        for p in sorted(tsv.glob("*.tsv")):
-            e = p.stem
-            cols = ", ".join(f'"{c}"' for c in columns(e))
-            with open(p, "rb") as f:
-                cur.copy_expert(f'COPY "{args.schema}"."{e}" ({cols}) FROM STDIN', f, size=1 << 20)
+        for tsv in sorted(tsv_dir.glob("*.tsv")):
+            cols = ", ".join(f'"{c}"' for c in columns(tsv.stem))
+            with open(tsv, "rb") as f:
+                cur.copy_expert(f'COPY "{schema}"."{tsv.stem}" ({cols}) FROM STDIN', f, size=1 << 20)
             rows += cur.rowcount
         raw.commit()
     finally:
         raw.close()
-    return {"rows": rows, "seconds": time.perf_counter() - t0}
+    return rows
 
 
 def _parsed_rows(args):
@@ -338,7 +345,7 @@ def method_cli(args) -> dict:
     schema (same keys, same audit-column defaults). Peak RSS is the command's process."""
     from urllib.parse import quote
 
-    from ingestion_pipelines.sources.tenants.records import ENTITIES, columns
+    from ingestion_pipelines.sources.tenants.records import ENTITIES
 
     home = Path(args.data).parent / f"cli-{args.schema}"
     env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), "STORAGE_URL": str(home / "storage"),
@@ -364,18 +371,7 @@ def method_cli(args) -> dict:
         c.exec_driver_sql(f'DROP SCHEMA "{args.schema}" CASCADE')
     _quiesce(eng)
     t1 = time.perf_counter()
-    copied = 0
-    raw = eng.raw_connection()
-    try:
-        cur = raw.cursor()
-        for tsv in sorted(Path(args.tsv).glob("*.tsv")):
-            cols = ", ".join(f'"{c}"' for c in columns(tsv.stem))
-            with open(tsv, "rb") as f:
-                cur.copy_expert(f'COPY "{ref}"."{tsv.stem}" ({cols}) FROM STDIN', f, size=1 << 20)
-            copied += cur.rowcount
-        raw.commit()
-    finally:
-        raw.close()
+    copied = _copy_tsv_files(eng, ref, Path(args.tsv))
     copy_seconds = time.perf_counter() - t1
     with eng.begin() as c:
         c.exec_driver_sql(f'DROP SCHEMA "{ref}" CASCADE')
