@@ -131,6 +131,17 @@ class IngestReport:
             lines.append(f"\n… and {self.warnings_total - first} more in the warnings file")
         return "\n".join(lines)
 
+    def warnings_metadata(self, warnings_file: str = "") -> dict[str, Any]:
+        """The materialization metadata of the warnings (DESIGN.md §9), the same keys in every
+        source: ``warnings`` (count), ``warnings_file`` (its URI, ``""`` when none) and, when
+        there are any, ``warnings_preview`` (:meth:`warnings_listing` as Markdown)."""
+        md: dict[str, Any] = {"warnings": self.warnings_total, "warnings_file": warnings_file or ""}
+        if self.warnings_total:
+            from dagster import MetadataValue
+
+            md["warnings_preview"] = MetadataValue.md(self.warnings_listing())
+        return md
+
     @property
     def total(self) -> int:
         """Rows accounted for (every outcome), in rows."""

@@ -110,9 +110,7 @@ def artists_import(context: AssetExecutionContext, config: ArtistsImportConfig, 
             "phones_kept_as_typed": res.phone_not_e164,
             "failed_rows_file": res.failed_rows_file or "",
             "failed_fixture_file": res.failed_fixture_file or "",
-            "warnings": res.entities.warnings_total, "warnings_file": res.warnings_file or "",
-            **({"warnings_preview": MetadataValue.md(res.entities.warnings_listing())}
-               if res.entities.warnings_total else {}),
+            **res.entities.warnings_metadata(res.warnings_file),
             "preview": MetadataValue.md(_preview(res)),
         },
     )

@@ -107,11 +107,7 @@ def _failed_file(store: BlobStore, run_id: str, name: str, rep: IngestReport, he
 def _warnings(store: BlobStore, run_id: str, name: str, rep: IngestReport) -> dict:
     """The warnings metadata of ``rep`` (DESIGN.md §9): ``warnings`` (count), ``warnings_file``
     (beside ``{name}_failed.csv``) and, when there are any, ``warnings_preview`` (first 10)."""
-    uri = write_report_warnings(store, f"results/campaigns/{run_id}/{name}_failed.csv", rep)
-    md = {"warnings": rep.warnings_total, "warnings_file": uri}
-    if rep.warnings_total:
-        md["warnings_preview"] = MetadataValue.md(rep.warnings_listing())
-    return md
+    return rep.warnings_metadata(write_report_warnings(store, f"results/campaigns/{run_id}/{name}_failed.csv", rep))
 
 
 @multi_asset(

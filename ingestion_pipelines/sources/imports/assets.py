@@ -85,9 +85,7 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
         "failed": o.failure_count,
         "failed_rows_file": o.failed_file["uri"] if o.failed_file else "",
         "success_file": o.success_file["uri"] if o.success_file else "",
-        "warnings": o.warnings.warnings_total,
-        "warnings_file": o.warnings_file["uri"] if o.warnings_file else "",
-        **({"warnings_preview": MetadataValue.md(o.warnings.warnings_listing())} if o.warnings.warnings_total else {}),
+        **o.warnings.warnings_metadata(o.warnings_file["uri"] if o.warnings_file else ""),
         "elapsed_s": round(o.elapsed, 3),
         "preview": MetadataValue.md(_preview(o)),
     }

@@ -187,8 +187,7 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
         "file": loc.uri, "failed_rows_file": failed_uri or "",
         "preview": MetadataValue.md(_preview([{"row": o.row, "error": o.error} for o in report.failures[:10]],
                                              ["row", "error"])),
-        "warnings": report.warnings_total, "warnings_file": write_report_warnings(blob_store, failed_key, report),
-        **({"warnings_preview": MetadataValue.md(report.warnings_listing())} if report.warnings_total else {}),
+        **report.warnings_metadata(write_report_warnings(blob_store, failed_key, report)),
     }
     return MaterializeResult(metadata=md)
 
@@ -251,9 +250,7 @@ def _entity_asset(entity: str):
             "files_failed": len(res.failed_files),
             "failed_rows_file": uri or "",
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
-            "warnings": warnings.report.warnings_total, "warnings_file": warnings_uri or "",
-            **({"warnings_preview": MetadataValue.md(warnings.report.warnings_listing())}
-               if warnings.report.warnings_total else {}),
+            **warnings.report.warnings_metadata(warnings_uri),
             **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items()},
         }
         check_results = [AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=meta,
