@@ -10,10 +10,11 @@ from dagster import Definitions, in_process_executor
 from .resources.defaults import shared_resources
 from .sources.artists import definitions as artists
 from .sources.campaigns import definitions as campaigns
+from .sources.crm import definitions as crm
 from .sources.imports import definitions as imports
 from .sources.tenants import definitions as tenants
 
-SOURCES = (artists, tenants, campaigns, imports)
+SOURCES = (artists, tenants, campaigns, imports, crm)
 
 # Every run executes its steps in one process (jobs that name no executor, and the UI's
 # "Materialize", which runs the implicit asset job): the steps here are Python work that

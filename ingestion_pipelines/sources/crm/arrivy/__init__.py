@@ -1,0 +1,1 @@
+"""arrivy: its CRM streams (DESIGN.md §10)."""

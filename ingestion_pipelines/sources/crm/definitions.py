@@ -1,0 +1,13 @@
+"""Definitions of the CRM sources (DESIGN.md §10): each system's parts merged.
+
+Each system folder exports ``defs`` from one module per ingestion method (its CSV exports,
+its database, its API); adding one is a line in ``PARTS``.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+PARTS: tuple = ()
+
+defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()

@@ -1,0 +1,1 @@
+"""genius: its CRM streams (DESIGN.md §10)."""

@@ -1,0 +1,1 @@
+"""hubspot: its CRM streams (DESIGN.md §10)."""

@@ -1,0 +1,1 @@
+"""leadconduit: its CRM streams (DESIGN.md §10)."""

@@ -1,0 +1,1 @@
+"""salespro: its CRM streams (DESIGN.md §10)."""
