@@ -30,7 +30,7 @@ from typing import Iterator
 import click
 
 from ..settings import DATA_DIR
-from ..sources.imports import jobs, settings
+from ..sources.imports import job_records, settings
 from ..sources.imports.importers import IMPORTERS
 from ..sources.imports import names
 from ..sources.imports.schema import metadata
@@ -81,14 +81,14 @@ def _watch(engine, job_id: str, stop: threading.Event, interval: float = 0.5) ->
     last = ""
     while not stop.is_set():
         try:
-            line = _bar(jobs.get_job(engine, job_id))
+            line = _bar(job_records.get_job(engine, job_id))
         except Exception:  # noqa: BLE001 - the table may be busy for a moment
             line = last
         if line != last:
             click.echo("\r" + line.ljust(len(last)), nl=False, err=True)
             last = line
         stop.wait(interval)
-    click.echo("\r" + _bar(jobs.get_job(engine, job_id)).ljust(len(last)), err=True)
+    click.echo("\r" + _bar(job_records.get_job(engine, job_id)).ljust(len(last)), err=True)
 
 
 @click.command("import-file")
@@ -103,7 +103,7 @@ def _watch(engine, job_id: str, stop: threading.Event, interval: float = 0.5) ->
                    "empty = run on the local DAGSTER_HOME instance, in a detached process).")
 def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, url: str) -> None:
     """Import FILE with IMPORTER (seed 003): one Dagster run; prints the job's status JSON."""
-    from ..sources.imports.assets import run_config
+    from ..sources.imports.jobs import run_config
     from ..sources.imports.runner import new_job_id
 
     opts = _parse_options(options)
@@ -118,15 +118,15 @@ def import_file(importer: str, file: str, options: tuple[str, ...], wait: bool, 
         location = file
     else:
         raise click.BadParameter(f"no such file: {file}", param_hint="FILE")
-    cfg = run_config(importer, location, job_id, **opts)
-    jobs.create_job(warehouse.engine, job_id, importer, location, opts)
+    cfg = run_config(importer, location, job_id, **opts).to_config_dict()  # JSON: crosses a process or HTTP
+    job_records.create_job(warehouse.engine, job_id, importer, location, opts)
     click.echo(f"import job {job_id}: {importer} <- {location}", err=True)
     if url:
         ok = _launch_graphql(url, cfg, job_id, warehouse.engine, wait)
     else:
         ok = _launch_local(cfg, job_id, warehouse.engine, wait)
-    job = jobs.get_job(warehouse.engine, job_id)
-    click.echo(json.dumps(jobs.status_json(job), indent=2, default=str) if job else f"job {job_id} not found")
+    job = job_records.get_job(warehouse.engine, job_id)
+    click.echo(json.dumps(job_records.status_json(job), indent=2, default=str) if job else f"job {job_id} not found")
     sys.exit(0 if ok else 1)
 
 
@@ -155,11 +155,11 @@ def _launch_local(cfg: dict, job_id: str, engine, wait: bool) -> bool:
         return True
     with _progress_bar(engine, job_id):
         while True:
-            status = jobs.job_status(engine, job_id)
-            if jobs.is_terminal(status):
+            status = job_records.job_status(engine, job_id)
+            if job_records.is_terminal(status):
                 break
             if proc.poll() is not None:  # ended without ending the job
-                status = jobs.job_status(engine, job_id)
+                status = job_records.job_status(engine, job_id)
                 break
             time.sleep(0.3)
         try:
@@ -183,7 +183,7 @@ def _launch_graphql(url: str, cfg: dict, job_id: str, engine, wait: bool) -> boo
     client = DagsterGraphQLClient(u.hostname or "localhost", port_number=u.port, use_https=u.scheme == "https")
     run_id = client.submit_job_execution(FILE_IMPORT_JOB, run_config=cfg, tags={"imports/job_id": job_id,
                                                                          "launched_by": "ingest-cli"})
-    jobs.update_job(engine, job_id, run_id=run_id)
+    job_records.update_job(engine, job_id, run_id=run_id)
     click.echo(f"launched run {run_id} on {url}", err=True)
     if not wait:
         return True
@@ -206,7 +206,7 @@ def _existing_job(job_id: str):
     on standard error when there is no such job."""
     warehouse, _ = _resources()
     warehouse.setup(metadata)
-    job = jobs.get_job(warehouse.engine, job_id)
+    job = job_records.get_job(warehouse.engine, job_id)
     if job is None:
         click.echo(f"no import job {job_id}", err=True)
         sys.exit(1)
@@ -218,7 +218,7 @@ def _existing_job(job_id: str):
 def import_status(job_id: str) -> None:
     """Print the status JSON of import job JOB_ID (seed 003, "Check Status")."""
     _, job = _existing_job(job_id)
-    click.echo(json.dumps(jobs.status_json(job), indent=2, default=str))
+    click.echo(json.dumps(job_records.status_json(job), indent=2, default=str))
 
 
 @click.command("import-cancel")
@@ -233,7 +233,7 @@ def import_cancel(job_id: str) -> None:
     warehouse, job = _existing_job(job_id)
     run_id = job.get("run_id")
     inst = run = None
-    if run_id and not jobs.is_terminal(job["status"]):
+    if run_id and not job_records.is_terminal(job["status"]):
         try:
             from ..launch import instance
 
@@ -248,12 +248,12 @@ def import_cancel(job_id: str) -> None:
                 click.echo(f"termination of run {run_id} requested", err=True)
         except Exception as e:  # noqa: BLE001 - the flag alone still stops the import
             click.echo(f"(could not reach the run {run_id} on the instance: {e})", err=True)
-    status = jobs.request_cancel(warehouse.engine, job_id)
+    status = job_records.request_cancel(warehouse.engine, job_id)
     if status == "cancelling" and inst is not None and run is not None and run.status in (
             DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED):
         try:
             inst.run_coordinator.cancel_run(run_id)
-            jobs.update_job(warehouse.engine, job_id, status="cancelled", finished_at=jobs.now())
+            job_records.update_job(warehouse.engine, job_id, status="cancelled", finished_at=job_records.now())
             status = "cancelled"
         except Exception as e:  # noqa: BLE001
             click.echo(f"(could not remove the run {run_id} from the queue: {e})", err=True)
@@ -262,7 +262,7 @@ def import_cancel(job_id: str) -> None:
 
 COMMANDS: list = [import_file, import_status, import_cancel]
 def _demo_config() -> dict:
-    from ..sources.imports.assets import run_config
+    from ..sources.imports.jobs import run_config
 
     return run_config("employees", str(DATA_DIR / "imports" / "employees.csv"))
 

@@ -53,12 +53,12 @@ def main(argv: list[str]) -> int:
         result = launch(FILE_IMPORT_JOB, cfg, tags={"imports/job_id": job_id, "imports/pid": str(os.getpid())})
     except BaseException as e:  # the run never started: say so in import_jobs
         from ..resources.warehouse import WarehouseResource
-        from . import jobs
+        from ..sources.imports import job_records
 
         try:
             engine = WarehouseResource().engine
-            if jobs.job_status(engine, job_id) in ("queued", "cancelling"):
-                jobs.update_job(engine, job_id, status="failed", finished_at=jobs.now(),
+            if job_records.job_status(engine, job_id) in ("queued", "cancelling"):
+                job_records.update_job(engine, job_id, status="failed", finished_at=job_records.now(),
                                 error_message=f"could not start the run: {type(e).__name__}: {e}")
         finally:
             raise

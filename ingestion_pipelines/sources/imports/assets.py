@@ -1,8 +1,9 @@
-"""The import asset of group ``imports``: one run = one import of one file (seed 003)."""
+"""The import asset of group ``imports``: one run = one import of one file (seed 003).
 
+Its job and run config are in ``jobs.py``.
+"""
 
-
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset, define_asset_job
+from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
 from dagster import DagsterExecutionInterruptedError, DagsterRunStatus
 from pydantic import Field
 
@@ -10,7 +11,6 @@ from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import settings
-from .names import FILE_IMPORT_JOB
 from .runner import ImportOptions, ImportOutcome, new_job_id, run_import
 
 IMPORT_JOB_KEY = AssetKey(["imports", "import_job"])
@@ -90,28 +90,3 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
         "preview": MetadataValue.md(_preview(o)),
     }
     return MaterializeResult(metadata=md)
-
-
-import_file_job = define_asset_job(FILE_IMPORT_JOB, selection=[IMPORT_JOB_KEY],
-                                   description="Run one file import (config: importer, file, options).")
-
-
-def run_config(importer: str, file: str, job_id: str = "", **options) -> dict:
-    """The run config of :data:`import_file_job` for one import (``options``: the
-    :class:`ImportFileConfig` fields; unknown keys go to ``extra_options`` as strings)."""
-    fields = set(ImportFileConfig.model_fields)
-    cfg: dict = {"importer": importer, "file": file, "job_id": job_id}
-    extra: dict[str, str] = {}
-    for k, v in options.items():
-        if k in fields and k not in ("importer", "file", "job_id", "extra_options"):
-            f = ImportFileConfig.model_fields[k]
-            if f.annotation is bool and isinstance(v, str):
-                v = v.strip().lower() in ("1", "true", "yes", "on")
-            elif f.annotation is int and isinstance(v, str):
-                v = int(v)
-            cfg[k] = v
-        else:
-            extra[k] = str(v)
-    if extra:
-        cfg["extra_options"] = extra
-    return {"ops": {IMPORT_OP_NAME: {"config": cfg}}}

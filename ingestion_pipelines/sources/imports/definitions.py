@@ -3,9 +3,10 @@ job, its counts check, the landing sensor. Resources (``warehouse``, ``blob_stor
 
 from dagster import Definitions
 
-from .assets import import_file_job, import_job
+from .assets import import_job
 from .checks import import_counts_add_up
+from .jobs import JOBS
 from .sensors import imports_landing_sensor
 
-defs = Definitions(assets=[import_job], asset_checks=[import_counts_add_up], jobs=[import_file_job],
+defs = Definitions(assets=[import_job], asset_checks=[import_counts_add_up], jobs=JOBS,
                    sensors=[imports_landing_sensor])

@@ -44,7 +44,7 @@ from ...engine.result_files import ResultFileWriter
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
 from . import handlers as h
-from . import jobs
+from . import job_records
 from . import settings
 from .importers import get_importer
 from .schema import import_jobs, metadata
@@ -207,10 +207,10 @@ class _ImportRun:
         """Create / mark the ``import_jobs`` row running; True when it was cancelled while queued."""
         self.warehouse.setup(metadata)
         opts = self.options.as_dict()
-        jobs.create_job(self.engine, self.job_id, self.importer, self.file, opts, self.run_id)
-        prior = jobs.job_status(self.engine, self.job_id)
-        jobs.update_job(self.engine, self.job_id, status="cancelling" if prior == "cancelling" else "running",
-                        started_at=jobs.now(), run_id=self.run_id, options=opts, error_message=None)
+        job_records.create_job(self.engine, self.job_id, self.importer, self.file, opts, self.run_id)
+        prior = job_records.job_status(self.engine, self.job_id)
+        job_records.update_job(self.engine, self.job_id, status="cancelling" if prior == "cancelling" else "running",
+                        started_at=job_records.now(), run_id=self.run_id, options=opts, error_message=None)
         return prior == "cancelling"
 
     def open_input(self) -> tuple[Callable, readers.RecordIterator]:
@@ -226,7 +226,7 @@ class _ImportRun:
         self.read_opts = _read_options(self.options, self.loc.name)
         if self.options.count_total_first:
             total = self.state["total"] = readers.count_records(self.path, self.fmt, **self.read_opts)
-            jobs.update_job(self.engine, self.job_id, total_rows=total, percentage=0.0 if total else None)
+            job_records.update_job(self.engine, self.job_id, total_rows=total, percentage=0.0 if total else None)
             self.log.info(f"import {self.job_id}: {total:,} rows to import from {self.loc.uri}")
         return handler, readers.iter_records(self.path, self.fmt, **self.read_opts)
 
@@ -322,11 +322,11 @@ class _ImportRun:
         if status == "succeeded" and total is None:
             total = st["processed"]
         pct = 100.0 if status == "succeeded" else _pct(st["processed"], total)
-        values = dict(status=status, finished_at=jobs.now(), total_rows=total, processed_rows=st["processed"],
+        values = dict(status=status, finished_at=job_records.now(), total_rows=total, processed_rows=st["processed"],
                       success_count=st["ok"], failure_count=st["failed"], percentage=pct, error_message=error)
         if self.options.create_result_file_records:
             values.update(success_file=files["success"], failed_file=files["failed"])
-        jobs.update_job(self.engine, self.job_id, **values)
+        job_records.update_job(self.engine, self.job_id, **values)
         self.cleanup()
         return ImportOutcome(job_id=self.job_id, status=status, total_rows=total, processed_rows=st["processed"],
                              success_count=st["ok"], failure_count=st["failed"], percentage=pct,

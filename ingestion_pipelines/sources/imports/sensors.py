@@ -5,14 +5,14 @@ listings, content hashes) is :func:`~ingestion_pipelines.engine.sensors.landing_
 
 import uuid
 
-from dagster import RunConfig, RunRequest
+from dagster import RunRequest
 
 from ...engine.readers import detect_format
 from ...engine.sensors import LandingSpec, landing_sensor
 from ...resources.storage import BlobObject
 from ...resources.warehouse import WarehouseResource
-from . import jobs
-from .assets import IMPORT_OP_NAME, ImportFileConfig, import_file_job
+from . import job_records
+from .jobs import import_file_job, run_config
 from .importers import IMPORTERS
 from .names import LANDING_PREFIX
 
@@ -64,8 +64,7 @@ def _requests(context, landed) -> list[RunRequest]:
         if status is not None and status != "failed":
             context.log.info(f"skipping {key}: this content was already imported (job {job_id}: {status})")
             continue
-        config = ImportFileConfig(importer=importer, file=key, job_id=job_id)
-        requests.append(RunRequest(run_key=run_key, run_config=RunConfig(ops={IMPORT_OP_NAME: config}),
+        requests.append(RunRequest(run_key=run_key, run_config=run_config(importer, key, job_id),
                                    tags={"imports/importer": importer, "imports/job_id": job_id}))
     return requests
 
@@ -82,6 +81,6 @@ def _prior_statuses(warehouse: WarehouseResource, job_ids: list[str]) -> dict[st
     if not job_ids:
         return {}
     try:
-        return jobs.job_statuses(warehouse.engine, job_ids)
+        return job_records.job_statuses(warehouse.engine, job_ids)
     except Exception:  # noqa: BLE001 - no import_jobs table yet: nothing was imported
         return {}

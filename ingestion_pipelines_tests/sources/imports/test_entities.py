@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from ingestion_pipelines.engine.result_files import read_back
 from ingestion_pipelines.engine.schema import audit_columns, natural_key_constraint
-from ingestion_pipelines.sources.imports import jobs
+from ingestion_pipelines.sources.imports import job_records
 from ingestion_pipelines.sources.imports.runner import ImportOptions, run_import
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "imports"
@@ -37,7 +37,7 @@ def _artists_tables(wh, *role_constraints):
 def test_entities_missing_tables(sqlite_warehouse, local_store):
     with pytest.raises(Exception, match="artists tables entities, entity_roles do not exist"):
         run_import(sqlite_warehouse, local_store, "entities", str(DATA / "entities.csv"), job_id="e0")
-    assert jobs.get_job(sqlite_warehouse.engine, "e0")["status"] == "failed"
+    assert job_records.get_job(sqlite_warehouse.engine, "e0")["status"] == "failed"
 
 
 def test_entities_from_spreadsheet(warehouse, local_store):
@@ -140,7 +140,8 @@ def test_entities_identity_and_primary_role_follow_the_artists_rules(warehouse, 
 def test_entities_asset_reports_warnings_in_its_metadata(warehouse, local_store):
     from dagster import materialize
 
-    from ingestion_pipelines.sources.imports.assets import import_job, run_config
+    from ingestion_pipelines.sources.imports.assets import import_job
+    from ingestion_pipelines.sources.imports.jobs import run_config
 
     _artists_tables(warehouse)
     res = materialize([import_job], resources={"warehouse": warehouse, "blob_store": local_store},

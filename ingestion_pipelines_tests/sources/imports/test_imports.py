@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from dagster import Definitions, build_sensor_context, materialize
 
 from ingestion_pipelines.engine.result_files import read_back
-from ingestion_pipelines.sources.imports import jobs
-from ingestion_pipelines.sources.imports.assets import import_file_job, import_job, run_config
+from ingestion_pipelines.sources.imports import job_records
+from ingestion_pipelines.sources.imports.assets import import_job
+from ingestion_pipelines.sources.imports.jobs import import_file_job, run_config
 from ingestion_pipelines.sources.imports.names import FILE_IMPORT_JOB as JOB_NAME
 from ingestion_pipelines.sources.imports.runner import ImportOptions, run_import
 from ingestion_pipelines.sources.imports.schema import employees, import_jobs
@@ -49,7 +50,7 @@ def test_asset_employees_good_and_bad_rows(warehouse, local_store, fmt):
     assert len(evals) == 1 and evals[0].passed
     md = {k: getattr(v, "value", v) for k, v in res.asset_materializations_for_node("imports__import_job")[0].metadata.items()}
     assert md["dagster/row_count"] == 8 and md["failed"] == 3 and md["inserted"] == 4 and md["updated"] == 1
-    job = jobs.status_json(jobs.get_job(warehouse.engine, "job-1"))
+    job = job_records.status_json(job_records.get_job(warehouse.engine, "job-1"))
     assert job["status"] == "succeeded" and job["total_rows"] == 8 and job["processed_rows"] == 8
     assert (job["success_count"], job["failure_count"], job["percentage"]) == (5, 3, 100.0)
     assert job["started_at"] and job["finished_at"] and job["error_message"] is None
@@ -168,7 +169,7 @@ def test_handler_contract(sqlite_warehouse, local_store, tmp_path):
     with pytest.raises(Exception, match="cannot import module"):
         run_import(sqlite_warehouse, local_store, "employees", str(p), ImportOptions(handler_path="no.such.mod.fn"),
                    job_id="bad-handler")
-    job = jobs.get_job(sqlite_warehouse.engine, "bad-handler")
+    job = job_records.get_job(sqlite_warehouse.engine, "bad-handler")
     assert job["status"] == "failed" and "no.such.mod" in job["error_message"]
 
 
@@ -203,7 +204,7 @@ def test_cancel_via_cli_stops_at_batch_boundary(sqlite_warehouse, local_store, t
     t.start()
     deadline = time.time() + 30
     while time.time() < deadline:
-        j = jobs.get_job(sqlite_warehouse.engine, "c1")
+        j = job_records.get_job(sqlite_warehouse.engine, "c1")
         if j and j["processed_rows"] >= 40:
             break
         time.sleep(0.05)
@@ -248,7 +249,7 @@ def test_sensor_one_run_per_content(sqlite_warehouse, local_store):
                          run_config=req.run_config)
     assert result.success
     job_id = req.tags["imports/job_id"]
-    assert jobs.get_job(sqlite_warehouse.engine, job_id)["success_count"] == 5
+    assert job_records.get_job(sqlite_warehouse.engine, job_id)["success_count"] == 5
     # the same content dropped again (same or other name): same run_key, and skipped
     time.sleep(0.01)
     local_store.put_bytes("imports/employees/a.csv", content)
@@ -304,7 +305,7 @@ def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_sto
     while time.time() < deadline:
         runs = inst.get_runs()
         if runs and runs[0].status == DagsterRunStatus.STARTED:
-            j = jobs.get_job(sqlite_warehouse.engine, "term-1") if sa.inspect(
+            j = job_records.get_job(sqlite_warehouse.engine, "term-1") if sa.inspect(
                 sqlite_warehouse.engine).has_table("import_jobs") else None
             if j and j["status"] == "running":
                 run = runs[0]
@@ -313,7 +314,7 @@ def test_terminating_the_dagster_run_stops_the_asset(sqlite_warehouse, local_sto
     assert run is not None
     inst.report_run_canceling(run)
     t.join(60)
-    job = jobs.get_job(sqlite_warehouse.engine, "term-1")
+    job = job_records.get_job(sqlite_warehouse.engine, "term-1")
     assert job["status"] == "cancelled" and 0 < job["processed_rows"] < 300
     assert len(_emails(sqlite_warehouse)) == job["success_count"] == job["processed_rows"]
     assert job["success_file"]["rows"] == job["processed_rows"]
@@ -325,7 +326,7 @@ def test_settings_result_files_switches(sqlite_warehouse, local_store, monkeypat
     o = run_import(sqlite_warehouse, local_store, "employees", str(DATA / "employees.csv"),
                    ImportOptions(create_result_file_records=False), job_id="s1")
     assert "/custom/results-root/results/s1/" in o.failed_file["uri"]  # written...
-    assert jobs.get_job(sqlite_warehouse.engine, "s1")["failed_file"] is None  # ...but not recorded
+    assert job_records.get_job(sqlite_warehouse.engine, "s1")["failed_file"] is None  # ...but not recorded
     monkeypatch.setenv("IMPORT_ENABLE_RESULT_FILES", "false")
     o = run_import(sqlite_warehouse, local_store, "employees", str(DATA / "employees.csv"), job_id="s2")
     assert o.success_file is None and o.failed_file is None and o.failure_count == 3
@@ -337,7 +338,7 @@ def test_interrupt_mid_batch_rolls_back_that_batch(warehouse, local_store, tmp_p
     with pytest.raises(KeyboardInterrupt):
         run_import(warehouse, local_store, "employees", str(src),
                    ImportOptions(batch_size=10, handler_path=f"{H}.interrupted_batch_handler"), job_id="int-1")
-    job = jobs.get_job(warehouse.engine, "int-1")
+    job = job_records.get_job(warehouse.engine, "int-1")
     assert (job["status"], job["processed_rows"], job["error_message"]) == ("cancelled", 20, "run terminated")
     assert len(_emails(warehouse)) == 20  # the interrupted batch left nothing behind
     assert job["success_file"]["rows"] == 20
@@ -388,10 +389,10 @@ def test_sensor_looks_up_prior_jobs_in_one_query_per_tick(warehouse, local_store
     tokens = {o.key.rsplit("/", 1)[1]: content_token(local_store, o)
               for o in scan_landing(local_store, "imports/", None).new}
     job = {n: str(uuid.uuid5(JOB_ID_NAMESPACE, f"employees:{t}")) for n, t in tokens.items()}
-    jobs.create_job(warehouse.engine, job["f0.csv"], "employees", "f0.csv", {})
-    jobs.update_job(warehouse.engine, job["f0.csv"], status="succeeded")
-    jobs.create_job(warehouse.engine, job["f1.csv"], "employees", "f1.csv", {})
-    jobs.update_job(warehouse.engine, job["f1.csv"], status="failed")
+    job_records.create_job(warehouse.engine, job["f0.csv"], "employees", "f0.csv", {})
+    job_records.update_job(warehouse.engine, job["f0.csv"], status="succeeded")
+    job_records.create_job(warehouse.engine, job["f1.csv"], "employees", "f1.csv", {})
+    job_records.update_job(warehouse.engine, job["f1.csv"], status="failed")
 
     eng = warehouse.engine
     seen = {"connects": 0, "queries": 0}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingestion_pipelines.sources.imports.assets import run_config
+from ingestion_pipelines.sources.imports.jobs import run_config
 from ingestion_pipelines.sources.imports.names import FILE_IMPORT_JOB as JOB_NAME
 
 from ...conftest import running_webserver
@@ -42,7 +42,7 @@ def test_dagster_cli_job_execute_with_config(tmp_path):
     env = _env(tmp_path)
     cfg = tmp_path / "run.yaml"
     cfg.write_text(yaml.safe_dump(run_config("employees", str(DATA / "employees.csv"), "cli-job-1",
-                                             output_format="xlsx", batch_size=4)))
+                                             output_format="xlsx", batch_size=4).to_config_dict()))
     out = subprocess.run([str(BIN / "dagster"), "job", "execute", "-m", "ingestion_pipelines.definitions", "-a", "defs",
                           "-j", JOB_NAME, "-c", str(cfg)], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -72,11 +72,11 @@ def _ingest(env: dict, *args: str, timeout: float = 120) -> subprocess.Completed
 def _job(env: dict, job_id: str) -> dict:
     import sqlalchemy as sa
 
-    from ingestion_pipelines.sources.imports import jobs
+    from ingestion_pipelines.sources.imports import job_records
 
     eng = sa.create_engine(env["WAREHOUSE_URL"])
     try:
-        return jobs.get_job(eng, job_id) or {}
+        return job_records.get_job(eng, job_id) or {}
     finally:
         eng.dispose()
 
