@@ -58,8 +58,12 @@ __all__ = [
     "is_blank",
     "phone",
     "text",
+    "time_of_day",
     "timestamp",
     "url",
+    "us_state",
+    "json_cell",
+    "zipcode",
 ]
 
 #: Cell values that mean "no value", compared case-insensitively after stripping
@@ -226,11 +230,43 @@ def email(v: Any, field: str, **options: Any) -> str | None:
     if is_blank(v):
         return None
     s = _as_str(v)
+    if not options:
+        plain = plain_email(s)
+        if plain is not None:
+            return plain
     options.setdefault("check_deliverability", False)
     try:
         return validate_email(s, **options).normalized
     except EmailNotValidError as exc:
         raise FieldError(field, str(exc)) from None
+
+
+# A plain ASCII address (dot-atom local part, letter-only TLD, no punycode): for these,
+# email-validator's answer is known without running it — valid, normalized = the domain
+# lower-cased. Anything else (quoted, Unicode, IDNA, odd lengths, special-use domains) goes
+# to the library. ~3 µs instead of ~100 µs per address; the equivalence is tested against
+# email-validator's own vectors (testdata/validation-vectors/email-validator).
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})")
+try:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES as _SPECIAL_DOMAINS
+except ImportError:  # pragma: no cover
+    _SPECIAL_DOMAINS = ["arpa", "invalid", "local", "localhost", "onion", "test"]
+_SPECIAL_SUFFIXES = tuple("." + d for d in _SPECIAL_DOMAINS)
+
+
+def plain_email(s: str) -> str | None:
+    """The normalized form :func:`email` gives a plain ASCII address (``s`` stripped), or
+    None when email-validator itself must decide. Never a different answer from the library
+    (a fast path, not a second validator)."""
+    m = _PLAIN_EMAIL.fullmatch(s)
+    if m is None or len(s) > 254 or s.index("@") > 64 or "--" in m.group(1):
+        return None
+    domain = m.group(1).lower()
+    if domain in _SPECIAL_DOMAINS or domain.endswith(_SPECIAL_SUFFIXES):
+        return None
+    return s[: s.index("@") + 1] + domain
 
 
 _EMAIL_SPLIT = re.compile(r"[,;\s]+")
@@ -280,6 +316,13 @@ _REASONS = {
 
 
 _FLOAT_DIGITS = re.compile(r"^\d{5,}\.0+$")
+# A North American number written the usual ways — 2133734253, (213) 373-4253, 213.373.4253,
+# 1-213-373-4253, +1 213 373 4253 — with a NANP area code and exchange ([2-9]xx): for these,
+# with a NANP default region, phonenumbers' answer is known (possible; E.164 "+1" + the ten
+# digits). Tested against phonenumbers on its own vectors (testdata/validation-vectors/phone).
+_NANP_FAST = frozenset({"US", "CA"})
+_NANP_PLAIN = re.compile(r"(?:\+?1[ .\-]?)?\(?([2-9]\d{2})\)?[ .\-]?([2-9]\d{2})[ .\-]?(\d{4})")
+_NANP_PLAIN = re.compile(_NANP_PLAIN.pattern + r"\Z")
 
 
 def phone(v: Any, field: str, default_region: str | None = "US", *,
@@ -308,6 +351,10 @@ def phone(v: Any, field: str, default_region: str | None = "US", *,
     s = _as_str(v)
     if _FLOAT_DIGITS.match(s):
         s = s.split(".", 1)[0]  # "2133734253.0": a float column written out by pandas/Excel
+    if default_region in _NANP_FAST and not require_valid:
+        m = _NANP_PLAIN.match(s)
+        if m:  # what phonenumbers gives these, without parsing (~40x faster)
+            return "+1" + m[1] + m[2] + m[3]
     try:
         num = phonenumbers.parse(s, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -693,12 +740,40 @@ def _numeric(s: str, field: str, dayfirst: bool) -> _datetime | None:
     return dt
 
 
-def _parse_datetime(v: Any, field: str, dayfirst: bool) -> _datetime:
+#: Excel's 1900 date system: serial 1 = 1900-01-01; serial 60 is the 1900-02-29 that never
+#: was (Lotus 1-2-3's leap-year bug, kept by Excel), so serials from 61 count from 1899-12-30.
+_EXCEL_EPOCH = _datetime(1899, 12, 30)
+_EXCEL_MAX = 2958465  # 9999-12-31
+_EXCEL_NUMBER = re.compile(r"^\d{1,7}(?:\.\d+)?$")
+
+
+def _excel_serial(v: Any, field: str) -> _datetime | None:
+    """The datetime of an Excel serial day number (``45123``, ``45123.5`` = noon; a number
+    or its text), or None when ``v`` is not such a number (an 8-digit ``20140102`` is ISO)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float, Decimal)):
+        n = float(v)
+    elif isinstance(v, str) and _EXCEL_NUMBER.match(v.strip()) and len(v.strip().split(".")[0]) != 8:
+        n = float(v)
+    else:
+        return None
+    if not 1 <= n <= _EXCEL_MAX + 1 or 60 <= n < 61:
+        raise FieldError(field, f"not an Excel date serial (1-{_EXCEL_MAX}, not 60): {_as_str(v)!r}")
+    base = _EXCEL_EPOCH if n >= 61 else _EXCEL_EPOCH + timedelta(days=1)
+    return base + timedelta(microseconds=round(n * 86_400_000_000))
+
+
+def _parse_datetime(v: Any, field: str, dayfirst: bool, excel: bool = False) -> _datetime:
     """A datetime (naive or aware) from a non-blank value; see :func:`date` for the rules."""
     if isinstance(v, _datetime):
         return v
     if isinstance(v, _date):
         return _datetime(v.year, v.month, v.day)
+    if excel:
+        got = _excel_serial(v, field)
+        if got is not None:
+            return got
     if isinstance(v, (bool, int, float, Decimal)):
         raise FieldError(field, f"a number is not a date: {v!r}")
     s = _as_str(v)
@@ -730,7 +805,7 @@ def _parse_datetime(v: Any, field: str, dayfirst: bool) -> _datetime:
     return a
 
 
-def date(v: Any, field: str, dayfirst: bool = False) -> _date | None:
+def date(v: Any, field: str, dayfirst: bool = False, *, excel: bool = False) -> _date | None:
     """A calendar date (``datetime.date``).
 
     Tried in order: ``datetime``/``date`` objects (Excel cells; a datetime gives its date);
@@ -744,16 +819,19 @@ def date(v: Any, field: str, dayfirst: bool = False) -> _date | None:
     ``strptime``'s ``%y`` (69-99 -> 19xx). A number (``4.5``, csvkit's
     ``date_like_number.csv``) is never a date, and an impossible date in the expected order
     (``31/12/2012`` month-first) is an error, not silently read the other way round.
+    ``excel=True`` also reads a number of up to 7 digits (not 8: ``20140102`` stays ISO),
+    or its text, as an Excel serial day (``45123`` = 2023-07-16; a spreadsheet saved to CSV
+    with an unformatted date column writes these).
     Bad -> :class:`FieldError`. Blank -> ``None``.
     """
     if is_blank(v):
         return None
-    dt = _parse_datetime(v, field, dayfirst)
+    dt = _parse_datetime(v, field, dayfirst, excel)
     return _date(dt.year, dt.month, dt.day)
 
 
 def timestamp(v: Any, field: str, default_tz: tzinfo = timezone.utc, *,
-              dayfirst: bool = False) -> _datetime | None:
+              dayfirst: bool = False, excel: bool = False) -> _datetime | None:
     """A point in time: a timezone-aware ``datetime``.
 
     Accepts what :func:`date` accepts, plus times (``2014-01-02T10:30:00+02:00``,
@@ -761,11 +839,163 @@ def timestamp(v: Any, field: str, default_tz: tzinfo = timezone.utc, *,
     CDT, PST ... are known, other names are an error rather than silently ignored). A value
     without an offset (naive, or a bare date = midnight) is taken to be in ``default_tz``.
     The offset given is kept (not converted to UTC; aware datetimes compare by instant).
-    Numbers (epoch seconds or ms are ambiguous) -> :class:`FieldError`. Blank -> ``None``.
+    ISO 8601 with ``Z`` or an offset (``2025-06-18T12:00:00.000Z``) and 12-hour times
+    (``06/23/2025 02:30:00 PM``) are read as written. Numbers (epoch seconds or ms are
+    ambiguous) -> :class:`FieldError`, unless ``excel=True``: then an Excel serial
+    (``45123.5`` = 2023-07-16 12:00, in ``default_tz``) as for :func:`date`.
+    Blank -> ``None``.
     """
     if is_blank(v):
         return None
-    dt = _parse_datetime(v, field, dayfirst)
+    dt = _parse_datetime(v, field, dayfirst, excel)
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
         dt = dt.replace(tzinfo=default_tz)
     return dt
+
+
+_TIME = re.compile(r"^(?P<H>\d{1,2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,6}))?)?)?"
+                   r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?$")
+
+
+def time_of_day(v: Any, field: str, *, excel: bool = False) -> _time | None:
+    """A time of day (``datetime.time``, naive): ``14:30``, ``14:30:05``, ``14:30:05.250``,
+    12-hour ``2:30 PM``, ``02:30:00 pm``, ``2 PM``, ``2:30 a.m.``; ISO ``T14:30:00``; a
+    ``time`` or ``datetime`` object (its time). ``excel=True`` also reads a day fraction
+    (``0.5`` = 12:00, as Excel stores times). A bare hour needs AM/PM (``14`` alone is not a
+    time). Bad (``25:00``, ``13 PM``, ``TBD``) -> :class:`FieldError`. Blank -> ``None``.
+    """
+    if is_blank(v):
+        return None
+    if isinstance(v, _datetime):
+        return v.time()
+    if isinstance(v, _time):
+        return v
+    if excel and isinstance(v, (int, float, Decimal, str)) and not isinstance(v, bool):
+        try:
+            frac = float(v)
+        except ValueError:
+            frac = None
+        if frac is not None and 0 <= frac < 1:
+            us = round(frac * 86_400_000_000)
+            return (_datetime.min + timedelta(microseconds=min(us, 86_399_999_999))).time()
+    s = _as_str(v).lstrip("T")
+    m = _TIME.match(s)
+    if not m or (m["M"] is None and not m["ampm"]):
+        raise FieldError(field, f"not a time of day: {s!r}")
+    hour = int(m["H"])
+    if m["ampm"]:
+        if not 1 <= hour <= 12:
+            raise FieldError(field, f"not a 12-hour time: {s!r}")
+        hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
+    try:
+        return _time(hour, int(m["M"] or 0), int(m["S"] or 0), int((m["f"] or "0").ljust(6, "0")))
+    except ValueError:
+        raise FieldError(field, f"not a valid time: {s!r}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# US postal: ZIP codes and states
+# --------------------------------------------------------------------------------------------
+
+_ZIP = re.compile(r"^(\d{3,5})(?:\s*-\s*(\d{4})?)?$")
+_ZIP_DIGITS = re.compile(r"^\d{8,9}$")
+
+
+def zipcode(v: Any, field: str, *, plus4: bool = True) -> str | None:
+    """A US ZIP code as text: ``'02134'`` or, ZIP+4, ``'02134-1234'``.
+
+    Read the way spreadsheets mangle them: Excel's leading apostrophe (``'02134``, typed to
+    keep the zero) is dropped; a number that lost its leading zeros (``2134``, ``501``, or
+    ``2134.0`` from a float column) is padded back to 5 digits; 9 digits (or 8: a ZIP+4 that
+    lost its zero) are split 5-4; ``12345-`` is ``12345``. ``plus4=False`` keeps only the 5
+    digits. Anything else (letters, 6 or 7 digits) -> :class:`FieldError`
+    ``"not a US ZIP code: ..."``. Blank -> ``None``.
+    """
+    if is_blank(v):
+        return None
+    if isinstance(v, bool):
+        raise FieldError(field, "not a US ZIP code: a boolean")
+    s = _as_str(v).lstrip("'\u2019").strip()
+    if _FLOAT_ZIP.match(s):
+        s = s.split(".", 1)[0]
+    if _ZIP_DIGITS.match(s):
+        s = s.zfill(9)
+        s = s[:5] + "-" + s[5:]
+    m = _ZIP.match(s)
+    if not m:
+        raise FieldError(field, f"not a US ZIP code: {_as_str(v)!r}")
+    five = m[1].zfill(5)
+    return five + "-" + m[2] if plus4 and m[2] else five
+
+
+_FLOAT_ZIP = re.compile(r"^\d{3,9}\.0+$")
+
+#: USPS codes of the states, DC, the territories and the military "states".
+US_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon",
+    "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
+    "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "AS": "American Samoa", "GU": "Guam", "MP": "Northern Mariana Islands", "PR": "Puerto Rico",
+    "VI": "U.S. Virgin Islands", "UM": "U.S. Minor Outlying Islands", "FM": "Micronesia",
+    "MH": "Marshall Islands", "PW": "Palau",
+    "AA": "Armed Forces Americas", "AE": "Armed Forces Europe", "AP": "Armed Forces Pacific",
+}
+_STATE_KEY = re.compile(r"[\W_]+")
+
+
+def _state_key(s: str) -> str:
+    return _STATE_KEY.sub("", unicodedata.normalize("NFKC", s)).casefold()
+
+
+_STATE_LOOKUP = {
+    **{_state_key(name): code for code, name in US_STATES.items()},
+    **{_state_key(code): code for code in US_STATES},
+    _state_key("Washington DC"): "DC", _state_key("Washington D.C."): "DC",
+    _state_key("Virgin Islands"): "VI", _state_key("US Virgin Islands"): "VI",
+    _state_key("Federated States of Micronesia"): "FM",
+}
+
+
+def us_state(v: Any, field: str) -> str | None:
+    """A US state (or DC, territory, military state) as its two-letter USPS code
+    (:data:`US_STATES`), from the code in any case (``ca``, ``C.A.``) or the name
+    (``California``, ``new york``, ``District of Columbia``, ``Washington, D.C.``).
+    Anything else -> :class:`FieldError` ``"not a US state: ..."``. Blank -> ``None``.
+    """
+    if is_blank(v):
+        return None
+    s = _as_str(v)
+    code = _STATE_LOOKUP.get(_state_key(s))
+    if code is None:
+        raise FieldError(field, f"not a US state: {s!r}")
+    return code
+
+
+# --------------------------------------------------------------------------------------------
+# JSON cells
+# --------------------------------------------------------------------------------------------
+
+def json_cell(v: Any, field: str) -> Any:
+    """A JSON value written in a cell (``["a","b"]``, ``{"k": 1}``) parsed into Python
+    (``list``, ``dict``, ``str``, numbers, booleans); a ``dict`` or ``list`` (a JSON
+    reader's value) is returned as it is. Invalid JSON -> :class:`FieldError`
+    ``"not valid JSON: ..."`` with the parser's message. Blank -> ``None`` (and so is JSON
+    ``null``)."""
+    if isinstance(v, (dict, list)):
+        return v
+    if is_blank(v):
+        return None
+    import orjson
+
+    try:
+        return orjson.loads(_as_str(v))
+    except orjson.JSONDecodeError as exc:
+        raise FieldError(field, f"not valid JSON: {exc}") from None

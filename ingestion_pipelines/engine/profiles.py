@@ -1,0 +1,604 @@
+"""Declarative CSV profiles (DESIGN.md §10, "a CRM source is mostly data"): one
+:class:`CsvProfile` per export (a system's object), made of :class:`Field` s.
+
+A profile says, as data, what a CRM export holds: its canonical fields with a type, a
+required flag and the header spellings each export version uses (``aliases``), its key, and
+its table — derived from the fields (``<system>_<object>``: the fields' columns, ``raw``,
+the audit columns) or an existing SQLAlchemy table (``table=``, e.g. a Genius table declared
+by its DB source). Everything else is derived from it: the command ``csv-<system>-<object>``,
+the landing prefix ``crm/<system>/<object>/``, the asset key, group, job and sensor names
+(:class:`CsvProfile` properties), the header mapping (:func:`map_headers`) and the row
+conversion (:class:`RowConverter`). Loading a file is :mod:`.profile_load`; the Dagster
+objects are :mod:`.profile_assets`.
+
+Field types and the normaliser of :mod:`.validate` each uses (blank cells are ``None``):
+
+============  ==============================================================================
+``text``      :func:`~.validate.text` (``max_length``)
+``integer``   :func:`~.validate.integer` (``25,000``, ``50k``, ``12.0``)
+``decimal``   :func:`~.validate.decimal` (``places``)
+``money``     :func:`~.validate.decimal` with 2 places (``$1,200.50``, ``(300)``)
+``boolean``   :func:`~.validate.boolean` (``TRUE/1/YES/Y`` ...)
+``date``      :func:`~.validate.date` (US ``m/d/Y``, ISO, month names, Excel serials)
+``datetime``  :func:`~.validate.timestamp` (ISO with ``Z``/offset, 12-hour times, Excel
+              serials); a naive value is in the zone named by ``tz_field``'s cell (Arrivy's
+              separate time-zone column) or else the profile's ``default_tz``; ``time_field``
+              names a field whose cell is the time of day of this field's date cell
+``time``      :func:`~.validate.time_of_day` (``14:30``, ``2:30 PM``, Excel fractions)
+``phone``     :func:`~.validate.phone`: E.164, ``region`` or the profile's ``default_region``
+``email``     :func:`~.validate.email` (email-validator), then lower-cased entirely
+``zip``       :func:`~.validate.zipcode` (text: leading zeros, ZIP+4, Excel's apostrophe)
+``us_state``  :func:`~.validate.us_state` (two-letter USPS code from a code or a name)
+``json``      :func:`~.validate.json_cell` (JSON; JSONB on PostgreSQL)
+============  ==============================================================================
+
+``parse=`` replaces the type's normaliser for one field (``parse(value, field) -> value``,
+raising :class:`~.validate.FieldError`), e.g. SalesPro's office id inside parentheses.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field as dc_field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ..settings import DATA_DIR
+from . import validate as v
+from .outcomes import CellWarning
+from .schema import audit_columns
+
+__all__ = ["CsvProfile", "Field", "FIELD_TYPES", "HeaderMap", "MissingColumnsError", "RowConverter",
+           "compact_header", "map_headers", "normalize_header", "raw_column", "deleted_at_column"]
+
+#: The field types (see the module docstring).
+FIELD_TYPES = ("text", "integer", "decimal", "money", "boolean", "date", "datetime", "time", "phone",
+               "email", "zip", "us_state", "json")
+
+#: A JSON column: JSONB on PostgreSQL (comparable, so an unchanged re-export stays unchanged).
+JSON_TYPE = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def raw_column(name: str = "raw") -> sa.Column:
+    """The ``raw`` column of a CRM table (DESIGN.md §10): the record as the source wrote it,
+    JSON (JSONB on PostgreSQL)."""
+    return sa.Column(name, JSON_TYPE, nullable=True)
+
+
+def deleted_at_column() -> sa.Column:
+    """``_deleted_at`` (timestamp with time zone; NULL while the record exists at the source)."""
+    return sa.Column("_deleted_at", sa.DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical field of an export: ``name`` is its canonical name and table column.
+
+    ``type``: one of :data:`FIELD_TYPES`; ``required``: a row without a usable value fails
+    (key fields are always required); ``aliases``: other header spellings, in order of
+    preference (headers match after :func:`normalize_header`, so case, spaces, punctuation,
+    camelCase, ``#``/``No.`` need no alias); when several headers of a file match one field,
+    the first non-blank of them (canonical name first, then ``aliases`` in order) is read.
+    Options: ``max_length`` (text), ``places`` (decimal; money is 2), ``region`` (phone,
+    default the profile's), ``tz_field`` / ``time_field`` (datetime, see the module
+    docstring), ``dayfirst`` (date/datetime: ``d/m/Y``), ``excel`` (date/datetime/time: read
+    Excel serials; default True), ``plus4`` (zip: keep ZIP+4), ``parse`` (a normaliser of
+    your own), ``column_type`` (the derived table's column type instead of the type's),
+    ``store`` (False: read for another field, e.g. a ``time_field``, not a column),
+    ``description``.
+    """
+
+    name: str
+    type: str = "text"
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    max_length: int | None = None
+    places: int | None = None
+    region: str | None = None
+    tz_field: str | None = None
+    time_field: str | None = None
+    dayfirst: bool = False
+    excel: bool = True
+    plus4: bool = True
+    parse: Callable[[Any, str], Any] | None = None
+    column_type: Any = None
+    store: bool = True
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field {self.name!r}: unknown type {self.type!r} (one of {', '.join(FIELD_TYPES)})")
+        if isinstance(self.aliases, str):
+            object.__setattr__(self, "aliases", (self.aliases,))
+        if (self.tz_field or self.time_field) and self.type != "datetime":
+            raise ValueError(f"field {self.name!r}: tz_field / time_field are for datetime fields")
+
+    def sql_type(self) -> Any:
+        """The column type of a derived table (``column_type`` when given)."""
+        if self.column_type is not None:
+            return self.column_type
+        t = self.type
+        if t == "text":
+            return sa.String(self.max_length) if self.max_length else sa.Text()
+        return {
+            "integer": sa.BigInteger(), "decimal": sa.Numeric(20, self.places if self.places is not None else 6),
+            "money": sa.Numeric(14, 2), "boolean": sa.Boolean(), "date": sa.Date(),
+            "datetime": sa.DateTime(timezone=True), "time": sa.Time(), "phone": sa.String(20),
+            "email": sa.String(320), "zip": sa.String(10), "us_state": sa.String(2), "json": JSON_TYPE,
+        }[t]
+
+
+# -- header normalisation ------------------------------------------------------------------
+
+_NUMBER_SIGN = re.compile(r"#|\bno\.(?=\s|$|[_\W])|\bnr\.(?=\s|$|[_\W])", re.I)
+_CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
+_CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def normalize_header(header: str) -> str:
+    """A header in snake case, the form fields and aliases are compared in: NFKC, ``#`` and
+    ``No.``/``Nr.`` -> ``number``, camelCase split (``customerLastName`` ->
+    ``customer_last_name``, ``LeadID`` -> ``lead_id``), case folded, every run of
+    punctuation or spaces -> ``_``, ends stripped (``"Mileage (in miles)"`` ->
+    ``mileage_in_miles``, ``"customer.nameLast"`` -> ``customer_name_last``, ``"_id"`` -> ``id``)."""
+    s = unicodedata.normalize("NFKC", str(header)).replace("\ufeff", "").strip()
+    s = _NUMBER_SIGN.sub(" number ", s)
+    s = _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", s))
+    return _NON_WORD.sub("_", s.casefold()).strip("_")
+
+
+def compact_header(header: str) -> str:
+    """:func:`normalize_header` without its underscores: the key headers are matched on, so
+    ``FirstName``, ``first_name``, ``First Name`` and ``firstname`` are one header."""
+    return normalize_header(header).replace("_", "")
+
+
+class MissingColumnsError(ValueError):
+    """A file lacks a required column. ``missing``: {field: the header spellings expected};
+    ``found``: the file's headers. The message names both."""
+
+    def __init__(self, missing: Mapping[str, Sequence[str]], found: Sequence[str], where: str = ""):
+        self.missing = dict(missing)
+        self.found = list(found)
+        wanted = "; ".join(f"{f} (a header like {', '.join(repr(s) for s in spellings)})"
+                           for f, spellings in self.missing.items())
+        shown = ", ".join(repr(h) for h in self.found[:40]) + (" ..." if len(self.found) > 40 else "")
+        super().__init__(f"{where}missing required column(s): {wanted}. Found {len(self.found)} column(s): {shown or 'none'}")
+
+
+@dataclass(frozen=True)
+class HeaderMap:
+    """How one file's headers map onto a profile's fields.
+
+    ``headers``: the file's headers as read; ``fields``: field name -> the positions of its
+    headers, preferred first (a field with several matching headers reads the first
+    non-blank); ``unmapped``: headers no field claims (kept in ``raw``, listed in the
+    materialization); ``missing``: required fields no header matches -> {field: spellings}.
+    """
+
+    headers: tuple[str, ...]
+    fields: Mapping[str, tuple[int, ...]]
+    unmapped: tuple[str, ...]
+    missing: Mapping[str, tuple[str, ...]]
+
+    def mapping(self) -> list[tuple[str, str | None]]:
+        """``(header, field or None)`` for each header, in file order."""
+        by_pos = {p: f for f, ps in self.fields.items() for p in ps}
+        return [(h, by_pos.get(i)) for i, h in enumerate(self.headers)]
+
+    def check(self, where: str = "") -> None:
+        """Raise :class:`MissingColumnsError` when a required field has no header."""
+        if self.missing:
+            raise MissingColumnsError(self.missing, self.headers, where)
+
+    def markdown(self) -> str:
+        """The mapping as a Markdown table (source header -> field), unmapped ones marked."""
+        lines = ["| source header | field |", "|---|---|"]
+        lines += [f"| {h.replace('|', '/')} | {f or '_(unmapped: kept in raw)_'} |" for h, f in self.mapping()]
+        return "\n".join(lines)
+
+
+def map_headers(headers: Sequence[str], profile: "CsvProfile") -> HeaderMap:
+    """Match a file's ``headers`` to ``profile``'s fields (by :func:`compact_header` of the
+    field name and each alias). Never raises; :meth:`HeaderMap.check` does for missing
+    required columns."""
+    lookup = profile.header_lookup()
+    found: dict[str, list[tuple[int, int]]] = {}
+    unmapped = []
+    for pos, h in enumerate(headers):
+        hit = lookup.get(compact_header(h))
+        if hit is None:
+            unmapped.append(h)
+        else:
+            fname, rank = hit
+            found.setdefault(fname, []).append((rank, pos))
+    fields = {f.name: tuple(p for _, p in sorted(found[f.name])) for f in profile.fields if f.name in found}
+    missing = {f.name: (f.name, *f.aliases) for f in profile.fields
+               if (f.required or f.name in profile.key) and f.name not in fields}
+    return HeaderMap(tuple(headers), fields, tuple(unmapped), missing)
+
+
+# -- the profile ---------------------------------------------------------------------------
+
+_METADATA: dict[str, sa.MetaData] = {}
+
+
+def csv_metadata(system: str) -> sa.MetaData:
+    """The MetaData of ``system``'s derived CSV tables (one per system, so a system's tables
+    are created together)."""
+    return _METADATA.setdefault(system, sa.MetaData())
+
+
+@dataclass(frozen=True, eq=False)
+class CsvProfile:
+    """One CSV export of a CRM system, as data.
+
+    ``system`` (``leadconduit``) and ``object`` (``leads``, ``marketing-sources``: as in the
+    command name) name it; ``fields``: its :class:`Field` s; ``key``: the key field name(s)
+    (default ``("id",)``; required, the table's natural key); ``table``: an existing table
+    to load (its columns must include every stored field), else one is derived
+    (``table_name``, default ``<system>_<object in snake case>``: the stored fields, ``raw``,
+    ``_ingested_at``, ``_source``, ``_run_id``, ``_deleted_at``); ``default_region`` (phones),
+    ``default_tz`` (IANA name: naive datetimes), ``description`` (the asset's),
+    ``sample`` (the committed sample export, default ``data/crm/<system>/<object>.csv`` when
+    it exists: ``ingest demo`` loads it), ``encoding`` / ``delimiter`` (override the
+    readers' detection), ``preserve_on_blank`` / ``fill_only`` (column ownership, as
+    :class:`~.upsert.TableLoad`).
+    Raises ``ValueError`` on an inconsistent profile (unknown key field, two fields claiming
+    one header, a stored field the given table lacks).
+    """
+
+    system: str
+    object: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ("id",)
+    table_name: str | None = None
+    table: sa.Table | None = None
+    default_region: str = "US"
+    default_tz: str = "UTC"
+    description: str = ""
+    sample: Path | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    preserve_on_blank: frozenset[str] = frozenset()
+    fill_only: frozenset[str] = frozenset()
+    _derived: dict = dc_field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.fields))
+        if isinstance(self.key, str):
+            object.__setattr__(self, "key", (self.key,))
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.slug}: a field name repeats")
+        for k in self.key:
+            if k not in names:
+                raise ValueError(f"{self.slug}: key field {k!r} is not a field")
+        for f in self.fields:
+            for other in (f.tz_field, f.time_field):
+                if other and other not in names:
+                    raise ValueError(f"{self.slug}: field {f.name!r} refers to unknown field {other!r}")
+        self.header_lookup()  # raises on a header claimed twice
+        if self.table is not None:
+            lacking = [f.name for f in self.fields if f.store and f.name not in self.table.c]
+            if lacking:
+                raise ValueError(f"{self.slug}: table {self.table.name} has no column(s) {', '.join(lacking)}")
+        ZoneInfo(self.default_tz)
+
+    # -- names (contracts: DESIGN.md §10) --------------------------------------------
+    @property
+    def slug(self) -> str:
+        """``<system>-<object>`` (``genius-marketing-sources``)."""
+        return f"{self.system}-{self.object}"
+
+    @property
+    def snake(self) -> str:
+        """``<system>_<object>`` in snake case (``genius_marketing_sources``)."""
+        return f"{self.system}_{self.object}".replace("-", "_")
+
+    @property
+    def command(self) -> str:
+        """The ``ingest`` subcommand: ``csv-<system>-<object>``."""
+        return f"csv-{self.slug}"
+
+    @property
+    def landing_prefix(self) -> str:
+        """Where landed exports wait for the sensor: ``crm/<system>/<object>/``."""
+        return f"crm/{self.system}/{self.object}/"
+
+    @property
+    def group(self) -> str:
+        return self.system
+
+    @property
+    def asset_path(self) -> tuple[str, str]:
+        """The asset key's path: ``(<system>, csv_<object in snake case>)``."""
+        return (self.system, "csv_" + self.object.replace("-", "_"))
+
+    @property
+    def job_name(self) -> str:
+        return f"csv_{self.snake}_job"
+
+    @property
+    def sensor_name(self) -> str:
+        return f"csv_{self.snake}_sensor"
+
+    @property
+    def ledger_source(self) -> str:
+        """``ingest_files.source`` of this profile's files: ``csv_<system>_<object>``."""
+        return f"csv_{self.snake}"
+
+    @property
+    def sample_path(self) -> Path | None:
+        """The sample export (``sample`` or ``data/crm/<system>/<object>.csv``), if it exists."""
+        p = self.sample or DATA_DIR / "crm" / self.system / f"{self.object}.csv"
+        return p if Path(p).exists() else None
+
+    # -- derived -----------------------------------------------------------------------
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    def header_lookup(self) -> dict[str, tuple[str, int]]:
+        """compact header -> (field name, rank: 0 = its name, 1.. = its aliases in order)."""
+        got = self._derived.get("lookup")
+        if got is None:
+            got = {}
+            for f in self.fields:
+                for rank, spelling in enumerate((f.name, *f.aliases)):
+                    k = compact_header(spelling)
+                    if k in got and got[k][0] != f.name:
+                        raise ValueError(f"{self.slug}: header {spelling!r} would map to both "
+                                         f"{got[k][0]!r} and {f.name!r}")
+                    got.setdefault(k, (f.name, rank))
+            self._derived["lookup"] = got
+        return got
+
+    @property
+    def target(self) -> sa.Table:
+        """The table rows land in: ``table``, or the one derived from the fields (built once,
+        in :func:`csv_metadata` of the system)."""
+        if self.table is not None:
+            return self.table
+        t = self._derived.get("table")
+        if t is None:
+            name = self.table_name or self.snake
+            md = csv_metadata(self.system)
+            t = md.tables.get(name)
+            if t is None:
+                cols = [sa.Column(f.name, f.sql_type(), primary_key=f.name in self.key,
+                                  autoincrement=False, nullable=f.name not in self.key)
+                        for f in self.fields if f.store]
+                t = sa.Table(name, md, *cols, raw_column(), *audit_columns(), deleted_at_column())
+            self._derived["table"] = t
+        return t
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        """The MetaData to create before loading (``warehouse.setup(profile.metadata)``)."""
+        return self.target.metadata
+
+    def stored_fields(self) -> list[Field]:
+        """The fields written to the table, in field order."""
+        return [f for f in self.fields if f.store and f.name in self.target.c]
+
+
+# -- row conversion ------------------------------------------------------------------------
+
+#: Types whose normalised value is cached per distinct cell text (values repeat in exports:
+#: states, ZIPs, flags, dates; phones and emails are slow to validate).
+_CACHED = frozenset({"phone", "email", "zip", "us_state", "boolean", "date", "time", "integer", "money", "decimal"})
+_CACHE_MAX = 200_000
+_US_TZ = {"EST": "America/New_York", "EDT": "America/New_York", "CST": "America/Chicago", "CDT": "America/Chicago",
+          "MST": "America/Denver", "MDT": "America/Denver", "PST": "America/Los_Angeles",
+          "PDT": "America/Los_Angeles", "AKST": "America/Anchorage", "AKDT": "America/Anchorage",
+          "HST": "Pacific/Honolulu", "UTC": "UTC", "GMT": "UTC", "Z": "UTC"}
+
+
+@functools.lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """The time zone of a cell: an IANA name (``America/New_York``, ``US/Eastern``) or a US
+    abbreviation (``EST``, ``PDT``: their region's zone). Raises ``ValueError`` (unknown)."""
+    n = name.strip()
+    try:
+        return ZoneInfo(_US_TZ.get(n.upper(), n))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def _normaliser(f: Field, profile: CsvProfile) -> Callable[[Any, str], Any]:
+    """``fn(value, field_name)`` for a non-datetime field (see the module docstring)."""
+    if f.parse is not None:
+        return f.parse
+    t = f.type
+    if t == "text":
+        return functools.partial(v.text, max_len=f.max_length)
+    if t == "integer":
+        return v.integer
+    if t == "decimal":
+        return functools.partial(v.decimal, places=f.places)
+    if t == "money":
+        return functools.partial(v.decimal, places=2 if f.places is None else f.places)
+    if t == "boolean":
+        return v.boolean
+    if t == "date":
+        return functools.partial(v.date, dayfirst=f.dayfirst, excel=f.excel)
+    if t == "time":
+        return functools.partial(v.time_of_day, excel=f.excel)
+    if t == "phone":
+        return functools.partial(v.phone, default_region=f.region or profile.default_region)
+    if t == "email":
+        def lower_email(value: Any, name: str) -> str | None:
+            e = v.email(value, name)
+            return e.lower() if e else e
+        return lower_email
+    if t == "zip":
+        return functools.partial(v.zipcode, plus4=f.plus4)
+    if t == "us_state":
+        return v.us_state
+    if t == "json":
+        return v.json_cell
+    raise AssertionError(t)  # datetime is read by RowConverter._datetime
+
+
+def _cached(fn: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """``fn`` memoised on the cell text (its result or its FieldError), bounded."""
+    memo: dict[Any, Any] = {}
+
+    def read(value: Any, name: str) -> Any:
+        try:
+            got = memo[value]
+        except (KeyError, TypeError):
+            try:
+                got = fn(value, name)
+            except v.FieldError as e:
+                got = e
+            if len(memo) >= _CACHE_MAX:
+                memo.clear()
+            try:
+                memo[value] = got
+            except TypeError:
+                pass
+        if type(got) is v.FieldError:
+            raise got
+        return got
+
+    return read
+
+
+class RowConverter:
+    """Converts the rows of one file under a :class:`HeaderMap` (DESIGN.md §9's rule).
+
+    ``columns``: the table columns each converted row carries, in order: the stored fields
+    the file has (a column the file lacks is never written, so a narrower export does not
+    blank it), then ``raw`` when the table has it. :meth:`convert` ``(row, cells)`` ->
+    ``values`` (a list in ``columns`` order; ``raw`` = ``{header: cell}`` of the row as
+    written, unmapped headers included), appending the optional cells that did not parse to
+    ``warnings`` as :class:`~.outcomes.CellWarning` (column = the field, value = the cell as
+    written); raises :class:`~.validate.RowError` when a key or required field is missing or
+    unusable (the row fails with that reason).
+    """
+
+    def __init__(self, profile: CsvProfile, hmap: HeaderMap):
+        self.profile, self.hmap = profile, hmap
+        self.headers = list(hmap.headers)
+        table = profile.target
+        self.tz = ZoneInfo(profile.default_tz)
+        plan = []
+        for f in profile.stored_fields():
+            if f.name not in hmap.fields:
+                continue
+            if f.type == "datetime" and f.parse is None:
+                fn = self._datetime(f)
+            else:
+                fn = _normaliser(f, profile)
+                if f.type in _CACHED:
+                    fn = _cached(fn)
+            plan.append((f.name, hmap.fields[f.name], fn, f.required or f.name in profile.key,
+                         hasattr(fn, "with_cells")))
+        self.plan = plan
+        self.columns = [p[0] for p in plan] + (["raw"] if "raw" in table.c else [])
+        self.with_raw = "raw" in table.c
+        self.key_index = [self.columns.index(k) for k in profile.key]
+
+    def _cell(self, cells: Sequence[Any], positions: tuple[int, ...]) -> Any:
+        for p in positions:
+            c = cells[p] if p < len(cells) else None
+            if not v.is_blank(c):
+                return c
+        return None
+
+    def _datetime(self, f: Field) -> Callable[[Any, str, Sequence[Any]], Any]:
+        """The reader of a datetime field: ``fn(value, name, cells)`` (it may read the
+        ``time_field`` and ``tz_field`` cells of the same row)."""
+        hm = self.hmap
+        time_pos = hm.fields.get(f.time_field, ()) if f.time_field else ()
+        tz_pos = hm.fields.get(f.tz_field, ()) if f.tz_field else ()
+        dayfirst, excel, default_tz = f.dayfirst, f.excel, self.tz
+        cell = self._cell
+
+        def read(value: Any, name: str, cells: Sequence[Any]) -> Any:
+            tz = default_tz
+            if tz_pos:
+                tzname = cell(cells, tz_pos)
+                if tzname is not None:
+                    try:
+                        tz = zone(str(tzname))
+                    except ValueError as e:
+                        raise v.FieldError(name, str(e)) from None
+            if time_pos:
+                t = cell(cells, time_pos)
+                if t is not None:
+                    tod = v.time_of_day(t, name, excel=excel)
+                    d = v.date(value, name, dayfirst, excel=excel)
+                    return v.timestamp(f"{d.isoformat()}T{tod.isoformat()}", name, tz)
+            return v.timestamp(value, name, tz, dayfirst=dayfirst, excel=excel)
+
+        read.with_cells = True  # type: ignore[attr-defined]
+        return read
+
+    def convert(self, row: int, cells: Sequence[Any], warnings: list[CellWarning]) -> list[Any]:
+        """One row's values in :attr:`columns` order (see the class docstring)."""
+        out: list[Any] = []
+        errors: list[v.FieldError] = []
+        n = len(cells)
+        blank = v.is_blank
+        for name, positions, fn, required, with_cells in self.plan:
+            value = None
+            for p in positions:
+                c = cells[p] if p < n else None
+                if not blank(c):
+                    value = c
+                    break
+            if value is None:
+                if required:
+                    errors.append(v.FieldError(name, "is required"))
+                out.append(None)
+                continue
+            try:
+                got = fn(value, name, cells) if with_cells else fn(value, name)
+            except v.FieldError as e:
+                if required:
+                    errors.append(e)
+                else:
+                    warnings.append(CellWarning(row, name, value, e.message))
+                got = None
+            else:
+                if got is None and required:
+                    errors.append(v.FieldError(name, "is required"))
+            out.append(got)
+        if errors:
+            raise v.RowError(errors)
+        if self.with_raw:
+            out.append(self.raw(cells))
+        return out
+
+    def raw(self, cells: Sequence[Any]) -> dict[str, Any]:
+        """``{header: cell}`` of a row as written (every header, mapped or not)."""
+        return dict(zip(self.headers, cells))
+
+    def key_of(self, values: Sequence[Any]) -> tuple:
+        return tuple(values[i] for i in self.key_index)
+
+
+def preview_cell(x: Any) -> str:
+    """A value as one Markdown table cell (for previews)."""
+    if x is None:
+        return ""
+    if isinstance(x, Decimal):
+        x = format(x, "f")
+    elif hasattr(x, "isoformat"):
+        x = x.isoformat()
+    elif isinstance(x, (dict, list)):
+        import orjson
+
+        x = orjson.dumps(x).decode()
+    return str(x).replace("|", "/").replace("\n", " ")[:80]
