@@ -43,7 +43,7 @@ class Requests(NamedTuple):
     ``AddDynamicPartitionsRequest``) to apply in the same ``SensorResult``."""
 
     runs: list[RunRequest]
-    partitions: list = []
+    partitions: Sequence = ()
 
 
 @dataclass(frozen=True)

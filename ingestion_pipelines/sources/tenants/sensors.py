@@ -25,7 +25,7 @@ from dagster import AddDynamicPartitionsRequest, RunConfig, RunRequest, SensorEv
 
 from ...engine.sensors import Landed, LandingSpec, Requests, landed_since, landing_sensor
 from ...resources.storage import BlobObject, BlobStore
-from .assets import LoadTenantsConfig, tenant_partitions
+from .assets import LoadTenantsConfig, TenantFilesConfig, tenant_partitions
 from .jobs import tenants_files_job, tenants_load_job
 from .names import LANDING_PREFIX, TENANTS_CSV_KEY
 from .records import TENANT_ID_RE, entity_of
@@ -96,10 +96,12 @@ def _plan(landed: list[Landed], cursor: str, known: set[str], remote: bool) -> T
     return TickPlan(new_tenants, run_keys, csv_token, cursor, landed_sha)
 
 
-def files_run_config(landed_sha256: dict[str, dict[str, str]]) -> dict:
+def files_run_config(landed_sha256: dict[str, dict[str, str]]) -> RunConfig:
     """The run config of a tenant's ``tenants_files_job`` run handing each entity asset the
-    sha256 of its files the tick computed (``TenantFilesConfig.landed_sha256``)."""
-    return {"ops": {f"tenants__{e}": {"config": {"landed_sha256": files}} for e, files in sorted(landed_sha256.items())}}
+    sha256 of its files the tick computed (``{entity: {key: "sha256@etag"}}`` ->
+    ``TenantFilesConfig.landed_sha256`` of op ``tenants__<entity>``)."""
+    return RunConfig(ops={f"tenants__{e}": TenantFilesConfig(landed_sha256=files)
+                          for e, files in sorted(landed_sha256.items())})
 
 
 def _requests(context: SensorEvaluationContext, landed: list[Landed]) -> Requests:
