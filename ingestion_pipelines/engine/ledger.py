@@ -1,5 +1,5 @@
-"""Shared bookkeeping tables (DESIGN.md §4): the ``ingest_files`` ledger used by every file
-source, and ``sync_state`` / ``sync_history`` used by DB/API sources.
+"""Shared bookkeeping table (DESIGN.md §4): the ``ingest_files`` ledger used by every file
+source (the DB/API syncs' ``sync_state`` / ``sync_history`` are :mod:`.sync_state`'s).
 
 ``ingest_files`` makes file loads idempotent: a file is identified by its content hash
 (sha256) per source and tenant; a file whose hash already has status ``succeeded`` is
@@ -33,30 +33,6 @@ ingest_files = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.UniqueConstraint("source", "tenant_id", "uri", "sha256", name="uq_ingest_files_natural_key"),
-)
-
-sync_state = sa.Table(
-    "sync_state",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("stream", sa.String(128), primary_key=True),
-    sa.Column("cursor", sa.Text, nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
-)
-
-sync_history = sa.Table(
-    "sync_history",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("stream", sa.String(128), nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),  # full|incremental
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("counts", sa.JSON, nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("run_id", sa.String(64), nullable=True),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 
