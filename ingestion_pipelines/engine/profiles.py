@@ -86,10 +86,15 @@ class Field:
     preference (headers match after :func:`normalize_header`, so case, spaces, punctuation,
     camelCase, ``#``/``No.`` need no alias); when several headers of a file match one field,
     the first non-blank of them (canonical name first, then ``aliases`` in order) is read.
+    To prefer an alias over the canonical name, list the name among the aliases
+    (``Field("id", aliases=("lead_id", "id", "_id"))`` reads ``lead_id`` first).
     Options: ``max_length`` (text), ``places`` (decimal; money is 2), ``region`` (phone,
     default the profile's), ``tz_field`` / ``time_field`` (datetime, see the module
     docstring), ``dayfirst`` (date/datetime: ``d/m/Y``), ``excel`` (date/datetime/time: read
-    Excel serials; default True), ``plus4`` (zip: keep ZIP+4), ``parse`` (a normaliser of
+    Excel serials; default True), ``plus4`` (zip: keep ZIP+4), ``true_values`` /
+    ``false_values`` (boolean: more tokens, any case, e.g. ``("Active",)`` / ``("Inactive",)``,
+    ``("duplicate",)``), ``choices`` (text: variant -> canonical value, through
+    :func:`~.validate.choice`; anything else is a bad cell), ``parse`` (a normaliser of
     your own), ``column_type`` (the derived table's column type instead of the type's),
     ``store`` (False: read for another field, e.g. a ``time_field``, not a column),
     ``description``.
@@ -107,6 +112,9 @@ class Field:
     dayfirst: bool = False
     excel: bool = True
     plus4: bool = True
+    true_values: tuple[str, ...] = ()
+    false_values: tuple[str, ...] = ()
+    choices: Mapping[str, str] | None = None
     parse: Callable[[Any, str], Any] | None = None
     column_type: Any = None
     store: bool = True
@@ -249,8 +257,9 @@ class CsvProfile:
     (``table_name``, default ``<system>_<object in snake case>``: the stored fields, ``raw``,
     ``_ingested_at``, ``_source``, ``_run_id``, ``_deleted_at``); ``default_region`` (phones),
     ``default_tz`` (IANA name: naive datetimes), ``description`` (the asset's),
-    ``sample`` (the committed sample export, default ``data/crm/<system>/<object>.csv`` when
-    it exists: ``ingest demo`` loads it), ``encoding`` / ``delimiter`` (override the
+    ``samples`` (the committed sample exports ``ingest demo`` loads, in order; default the
+    files ``data/crm/<system>/<object>.csv`` and ``<object>_*.csv`` that exist, object in
+    snake case), ``encoding`` / ``delimiter`` (override the
     readers' detection), ``preserve_on_blank`` / ``fill_only`` (column ownership, as
     :class:`~.upsert.TableLoad`).
     Raises ``ValueError`` on an inconsistent profile (unknown key field, two fields claiming
@@ -266,7 +275,7 @@ class CsvProfile:
     default_region: str = "US"
     default_tz: str = "UTC"
     description: str = ""
-    sample: Path | None = None
+    samples: tuple[Path, ...] | None = None
     encoding: str | None = None
     delimiter: str | None = None
     preserve_on_blank: frozenset[str] = frozenset()
@@ -337,11 +346,12 @@ class CsvProfile:
         """``ingest_files.source`` of this profile's files: ``csv_<system>_<object>``."""
         return f"csv_{self.snake}"
 
-    @property
-    def sample_path(self) -> Path | None:
-        """The sample export (``sample`` or ``data/crm/<system>/<object>.csv``), if it exists."""
-        p = self.sample or DATA_DIR / "crm" / self.system / f"{self.object}.csv"
-        return p if Path(p).exists() else None
+    def sample_paths(self) -> list[Path]:
+        """The sample exports that exist (``samples``, or the default files named above)."""
+        if self.samples is not None:
+            return [Path(p) for p in self.samples if Path(p).exists()]
+        folder, stem = DATA_DIR / "crm" / self.system, self.object.replace("-", "_")
+        return sorted({*folder.glob(f"{stem}.csv"), *folder.glob(f"{stem}_*.csv")})
 
     # -- derived -----------------------------------------------------------------------
     def field(self, name: str) -> Field:
@@ -353,7 +363,8 @@ class CsvProfile:
         if got is None:
             got = {}
             for f in self.fields:
-                for rank, spelling in enumerate((f.name, *f.aliases)):
+                spellings = f.aliases if f.name in f.aliases else (f.name, *f.aliases)
+                for rank, spelling in enumerate(spellings):
                     k = compact_header(spelling)
                     if k in got and got[k][0] != f.name:
                         raise ValueError(f"{self.slug}: header {spelling!r} would map to both "
@@ -419,6 +430,8 @@ def _normaliser(f: Field, profile: CsvProfile) -> Callable[[Any, str], Any]:
     if f.parse is not None:
         return f.parse
     t = f.type
+    if t == "text" and f.choices:
+        return functools.partial(v.choice, choices=dict(f.choices))
     if t == "text":
         return functools.partial(v.text, max_len=f.max_length)
     if t == "integer":
@@ -427,6 +440,14 @@ def _normaliser(f: Field, profile: CsvProfile) -> Callable[[Any, str], Any]:
         return functools.partial(v.decimal, places=f.places)
     if t == "money":
         return functools.partial(v.decimal, places=2 if f.places is None else f.places)
+    if t == "boolean" and (f.true_values or f.false_values):
+        extra = {**{x.strip().casefold(): True for x in f.true_values},
+                 **{x.strip().casefold(): False for x in f.false_values}}
+
+        def flag(value: Any, name: str) -> bool | None:
+            got = extra.get(value.strip().casefold()) if isinstance(value, str) else None
+            return got if got is not None else v.boolean(value, name)
+        return flag
     if t == "boolean":
         return v.boolean
     if t == "date":
