@@ -13,8 +13,8 @@ Run from the project root::
     .venv/bin/python data/crm/generate_samples.py
 
 Files (``data/crm/<system>/``): genius ``users.csv``, ``appointments.csv``, ``prospects.csv``,
-``marketing-sources.csv``, ``marketing-source-types.csv`` (named after the object, as the
-profiles' default sample path); salespro
+``marketing_sources.csv``, ``marketing_source_types.csv`` (``<object in snake case>[_*].csv``:
+the profiles' default sample paths); salespro
 ``appointments_2025-07-01.csv`` (headers before 07-07: ``customer.nameLast`` ...),
 ``appointments_2025-07-20.csv`` (after: ``customerLastName`` ...), ``users.csv`` (v2 export),
 ``users_v1.csv`` (v1 export), ``offices.csv``; leadconduit ``leads.csv``; arrivy ``tasks.csv``;
@@ -602,7 +602,7 @@ def genius_users(m: Mess) -> Sample:
 def genius_marketing_source_types(m: Mess) -> Sample:
     """20 rows: one ``list_order`` that is not a number (warning), ``is_active`` as 1/0/blank,
     a type typed twice, one without an id."""
-    s = Sample("genius/marketing-source-types.csv", GENIUS_MST, crlf=True)
+    s = Sample("genius/marketing_source_types.csv", GENIUS_MST, crlf=True)
     labels = ["Internet", "TV", "Radio", "Print", "Direct Mail", "Referral", "Event", "Canvassing", "Home Show",
               "Retail", "Call Center", "Social Media", "Partner", "Yard Sign", "Email", "Lead Vendor", "Other", "Signage"]
     for i, label in enumerate(labels):
@@ -621,7 +621,7 @@ def genius_marketing_source_types(m: Mess) -> Sample:
 def genius_marketing_sources(m: Mess) -> Sample:
     """25 rows: a blank ``add_user_id`` (the seed skipped the row; here it lands), an end date
     ``ongoing`` (warning), booleans 1/0, one source typed twice, one without an id."""
-    s = Sample("genius/marketing-sources.csv", GENIUS_MS)
+    s = Sample("genius/marketing_sources.csv", GENIUS_MS)
     names = ["Google Ads", "Facebook", "Angi", "HomeAdvisor", "Yelp", "Home Depot Kiosk", "Spring Home Show",
              "Valpak", "Radio WBZ", "TV NBC10", "Door Knock", "Customer Referral", "Yard Sign", "HubSpot Form",
              "Bing Ads", "Nextdoor", "Modernize", "Porch", "Email Blast", "Trade Show", "Billboard I-95",
