@@ -1,0 +1,477 @@
+"""Keyset streaming from a SQL source table into a warehouse table (DESIGN.md §10, "Sync rules").
+
+A table is data: a :class:`SqlStream` (source table, warehouse table, cursor column, foreign
+keys, column renames); :func:`sync_stream` runs it with :class:`SyncOptions`. Knows no source
+by name; the source is any SQLAlchemy engine (MySQL/MariaDB through
+:class:`~ingestion_pipelines.resources.mysql.MySQLResource`, or SQLite for the demo).
+
+Modes (recorded in ``sync_history`` through :mod:`.sync_state`):
+
+* ``incremental`` (a stream with a cursor and a stored watermark, or ``since``): keyset pages
+  ``WHERE cursor >= <watermark - lookback> AND (cursor, key) > <last row> ORDER BY cursor, key
+  LIMIT page_size`` (never OFFSET). Rows with a NULL cursor are not seen (the full sync sees them).
+  The watermark (cursor and key of a batch's last row) is stored in the transaction that wrote
+  the batch; the lookback re-reads rows that committed late, and the upsert makes the overlap
+  harmless (unchanged rows are not written).
+* ``full`` (``full=True``, the first sync of a stream, or a stream without cursor): keyset
+  pages by key over the whole table. Only changed rows are written. When the scan completed
+  (not cut by ``max_records`` or a stop, not a ``source_table`` override), warehouse rows of this
+  source whose key the source no longer has get ``_deleted_at`` (never deleted); a row that comes
+  back gets ``_deleted_at = NULL``. The watermark becomes the largest cursor seen, stored with
+  the deletion marks once the scan completed.
+
+Each page is one query on a server-side cursor (``yield_per``: pymysql's unbuffered
+``SSCursor``), ended before the next page so no snapshot is held for the whole table. Each
+batch is one warehouse transaction (:class:`~.load.BatchLoader`: a refused batch is bisected
+down to its bad rows, reported with key and database message, while the rest lands).
+
+Values are typed by the warehouse column (:func:`to_column`): MySQL's zero dates become NULL
+with a cell warning, ``TIME`` (a ``timedelta`` from pymysql) a ``time``, ``DECIMAL`` a
+``Decimal``, ``tinyint(1)`` a ``bool``; text dates (SQLite) are parsed. ``raw`` keeps the record
+as the source sent it (JSON: dates, times and decimals as the source's text).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from .load import BatchLoader, PendingRow, TableLoad
+from .outcomes import CellWarning, IngestReport, Outcome, RowOutcome
+from .schema import AUDIT_COLUMNS
+from .sync_state import StreamSync, Watermark, ensure_tables, read_watermark
+
+#: Warehouse columns that are bookkeeping, not source data.
+BOOKKEEPING = frozenset((*AUDIT_COLUMNS, "raw", "_deleted_at"))
+
+log_ = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """Child warehouse column ``column`` references ``parent_column`` of the parent stream whose
+    source table is ``parent``. Not a constraint: orphans land, a check reports them."""
+
+    column: str
+    parent: str
+    parent_column: str = "id"
+
+
+@dataclass(frozen=True, eq=False)
+class SqlStream:
+    """One source table synced into one warehouse table.
+
+    ``source_table``: the source's table name (also the stream name in ``sync_state``);
+    ``table``: the warehouse table, whose data columns (all but ``raw``, the audit columns and
+    ``_deleted_at``) are the columns read, named as the source names them except ``renames``
+    (source column -> warehouse column, e.g. ``{"user_id": "id"}``); its natural key is the
+    stream's key. ``cursor``: the source's change timestamp column (``None``: read in full
+    every time). ``exclude``: source columns never read, not even into ``raw`` (e.g. ``ssn``).
+    """
+
+    source_table: str
+    table: sa.Table
+    cursor: str | None = "updated_at"
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    renames: Mapping[str, str] = field(default_factory=dict)
+    exclude: frozenset[str] = frozenset()
+
+    @property
+    def columns(self) -> list[str]:
+        """The warehouse data columns, in table order."""
+        return [c.name for c in self.table.columns if c.name not in BOOKKEEPING]
+
+    def source_column(self, column: str) -> str:
+        """The source name of warehouse column ``column``."""
+        back = {w: s for s, w in self.renames.items()}
+        return back.get(column, column)
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The warehouse key columns (the table's natural key)."""
+        from .schema import natural_key
+
+        return natural_key(self.table)
+
+    @property
+    def source_key(self) -> tuple[str, ...]:
+        return tuple(self.source_column(k) for k in self.key)
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How to run a stream: ``full`` (read everything; mark what the source no longer has),
+    ``since`` (incremental from this source timestamp instead of the watermark; no lookback),
+    ``max_records`` (stop after this many rows read; None = all), ``source_table`` (read this
+    table or view of the same shape instead: the seed's ``--table``), ``dry_run`` (run
+    everything, commit nothing), ``batch_size`` (rows per warehouse transaction),
+    ``page_size`` (rows per keyset query), ``lookback`` (re-read this far before the
+    watermark)."""
+
+    full: bool = False
+    since: dt.datetime | None = None
+    max_records: int | None = None
+    source_table: str | None = None
+    dry_run: bool = False
+    batch_size: int = 1000
+    page_size: int = 50_000
+    lookback: dt.timedelta = dt.timedelta(minutes=5)
+
+
+@dataclass
+class SyncResult:
+    """What one stream's sync did: ``mode``, ``status`` (as in ``sync_history``), ``report``
+    (row outcomes, failed rows with key and database message, cell warnings), ``sync`` (its
+    history row and watermarks), ``complete`` (the whole range was read), ``deleted`` (rows
+    marked ``_deleted_at``), ``stopped`` (the run was terminated mid-table), ``missing_columns`` (warehouse columns the source lacks: NULL)."""
+
+    stream: SqlStream
+    mode: str
+    status: str
+    report: IngestReport
+    sync: StreamSync
+    complete: bool
+    stopped: bool = False
+    deleted: int = 0
+    missing_columns: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+# -- values ---------------------------------------------------------------------------------
+
+class CellError(ValueError):
+    """A source value the warehouse column cannot hold (the cell lands NULL with a warning)."""
+
+
+def _zero_date(v: str) -> bool:
+    return v.startswith("0000-00-00") or v.startswith("0000-00-00".replace("-", ""))
+
+
+def to_column(v: Any, type_: sa.types.TypeEngine) -> Any:
+    """``v`` as the source driver returned it, as a value of warehouse column type ``type_``.
+    Raises :class:`CellError` (with the reason) for a zero date, an out-of-range ``TIME`` or a
+    text that does not parse."""
+    if v is None:
+        return None
+    if isinstance(type_, sa.DateTime):
+        if isinstance(v, dt.datetime):
+            return v
+        if isinstance(v, dt.date):
+            return dt.datetime(v.year, v.month, v.day)
+        s = v.decode() if isinstance(v, bytes) else str(v)
+        if _zero_date(s):
+            raise CellError(f"zero date {s!r}")
+        try:
+            return dt.datetime.fromisoformat(s)
+        except ValueError:
+            raise CellError(f"not a datetime: {s!r}") from None
+    if isinstance(type_, sa.Date):
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        s = v.decode() if isinstance(v, bytes) else str(v)
+        if _zero_date(s):
+            raise CellError(f"zero date {s!r}")
+        try:
+            return dt.date.fromisoformat(s[:10])
+        except ValueError:
+            raise CellError(f"not a date: {s!r}") from None
+    if isinstance(type_, sa.Time):
+        if isinstance(v, dt.time):
+            return v
+        if isinstance(v, dt.timedelta):
+            if not dt.timedelta(0) <= v < dt.timedelta(days=1):
+                raise CellError(f"TIME {v} is not a time of day")
+            return (dt.datetime.min + v).time()
+        try:
+            return dt.time.fromisoformat(str(v))
+        except ValueError:
+            raise CellError(f"not a time: {v!r}") from None
+    if isinstance(type_, sa.Boolean):
+        if isinstance(v, bytes):  # BIT(1)
+            return any(v)
+        if isinstance(v, str):
+            if v.strip().lower() in ("1", "true", "t", "yes", "y"):
+                return True
+            if v.strip().lower() in ("0", "false", "f", "no", "n", ""):
+                return False
+            raise CellError(f"not a boolean: {v!r}")
+        return bool(v)
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, (sa.Float,)):
+        try:
+            return v if isinstance(v, decimal.Decimal) else decimal.Decimal(str(v).strip())
+        except decimal.InvalidOperation:
+            raise CellError(f"not a number: {v!r}") from None
+    if isinstance(type_, sa.Integer):
+        if isinstance(v, int):
+            return v
+        try:
+            return int(str(v).strip())
+        except ValueError:
+            raise CellError(f"not an integer: {v!r}") from None
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    return v if isinstance(v, str) else str(v)
+
+
+def raw_value(v: Any) -> Any:
+    """``v`` as JSON keeps it: numbers and text as they are, everything else (dates, times,
+    decimals) as the source's text form, bytes as UTF-8 (replacing what is not)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    return str(v)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+def _after(cols: Sequence[sa.ColumnElement], last: Sequence[Any]) -> sa.ColumnElement:
+    """``(c1, c2, ..) > (v1, v2, ..)`` spelled as ORs (index-friendly on every dialect)."""
+    ors = []
+    for i, c in enumerate(cols):
+        ors.append(sa.and_(*[cols[j] == last[j] for j in range(i)], c > last[i]))
+    return sa.or_(*ors)
+
+
+def keyset_rows(conn: sa.Connection, src: sa.TableClause, order: Sequence[str], *, where: Sequence = (),
+                page_size: int = 50_000, batch_size: int = 1000, limit: int | None = None,
+                ) -> Iterator[list[sa.RowMapping]]:
+    """Batches (lists of row mappings) of ``src`` in ``order`` (a unique ordering: the cursor
+    then the key, or the key), read in keyset pages of ``page_size`` on a server-side cursor;
+    at most ``limit`` rows. The source transaction ends after every page."""
+    cols = [src.c[c] for c in order]
+    last: list[Any] | None = None
+    left = limit
+    while left is None or left > 0:
+        n = page_size if left is None else min(page_size, left)
+        q = sa.select(src).where(*where).order_by(*cols).limit(n)
+        if last is not None:
+            q = q.where(_after(cols, last))
+        got = 0
+        try:
+            res = conn.execution_options(yield_per=batch_size).execute(q)
+            for part in res.mappings().partitions():
+                got += len(part)
+                last = [part[-1][c] for c in order]
+                yield part
+        finally:
+            conn.rollback()
+        if left is not None:
+            left -= got
+        if got < n:
+            return
+
+
+def source_columns(conn: sa.Connection, table: str) -> list[str]:
+    """The column names of source table (or view) ``table``. Raises ``sqlalchemy.exc.NoSuchTableError``."""
+    return [c["name"] for c in sa.inspect(conn).get_columns(table)]
+
+
+# -- the sync -------------------------------------------------------------------------------
+
+def sync_stream(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncOptions = SyncOptions(), *,
+                source_name: str, source_uri: str, run_id: str | None = None, log: Any = log_,
+                should_stop: Callable[[], bool] = lambda: False,
+                on_batch: Callable[[IngestReport, int], None] | None = None) -> SyncResult:
+    """Sync ``stream`` from ``source`` into ``warehouse`` (its tables created by the caller;
+    ``sync_state`` / ``sync_history`` here). ``source_name``: the system in ``sync_state``
+    (``genius``); ``source_uri``: where the rows come from without credentials
+    (``mysql://host:3306/db``), ``_source`` is ``<source_uri>/<table read>``. ``on_batch(report,
+    rows)`` after every committed batch; ``should_stop()`` between batches. Raises what the
+    source or the warehouse raise beyond bad rows, after recording ``failed`` in the history."""
+    with warehouse.begin() as c:
+        ensure_tables(c)
+    name = opts.source_table or stream.source_table
+    with source.connect() as sconn:
+        have = source_columns(sconn, name)
+    missing_key = [k for k in (*stream.source_key, *([stream.cursor] if stream.cursor else [])) if k not in have]
+    if missing_key:
+        raise ValueError(f"source table {name} lacks the key/cursor column(s) {', '.join(missing_key)}")
+    cols = [(w, stream.source_column(w), stream.table.c[w].type) for w in stream.columns
+            if stream.source_column(w) in have]
+    missing = [w for w in stream.columns if stream.source_column(w) not in have]
+    if missing:
+        log.warning(f"{name}: the source has no column(s) {', '.join(missing)}; they stay NULL")
+    read = [c for c in have if c not in stream.exclude]
+    src = sa.table(name, *[sa.column(c) for c in read])
+
+    with warehouse.connect() as c:
+        before = read_watermark(c, source_name, stream.source_table)
+    incremental = bool(stream.cursor) and not opts.full and (opts.since is not None or before is not None)
+    mode = "incremental" if incremental else "full"
+    sync = StreamSync.start(warehouse, source_name, stream.source_table, mode=mode, run_id=run_id,
+                            dry_run=opts.dry_run)
+    result = SyncResult(stream, mode, "running", IngestReport(dry_run=opts.dry_run), sync, False,
+                        missing_columns=missing, source=f"{source_uri}/{name}")
+    try:
+        _run(source, warehouse, stream, opts, src, cols, result, run_id, log, should_stop, on_batch)
+    except BaseException as exc:
+        result.status = "failed"
+        sync.finish(warehouse, "failed", error=f"{type(exc).__name__}: {exc}", details=_details(result))
+        raise
+    result.status = "partial" if result.report.failed_total or result.stopped else "succeeded"
+    sync.finish(warehouse, result.status, details=_details(result))
+    return result
+
+
+def _details(result: SyncResult) -> dict[str, Any]:
+    rep = result.report
+    return {"source": result.source, "complete": result.complete, "skipped": rep.counts["skipped"],
+            "warnings": rep.warnings_total, "missing_columns": result.missing_columns,
+            "failed_rows": [{"key": list(f.key) if isinstance(f.key, tuple) else f.key, "error": f.error}
+                            for f in rep.failures[:20]]}
+
+
+def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncOptions, src: sa.TableClause,
+         cols: list[tuple[str, str, Any]], result: SyncResult, run_id: str | None, log: Any,
+         should_stop: Callable[[], bool], on_batch) -> None:
+    """The read -> convert -> load loop of :func:`sync_stream` (fills ``result``)."""
+    sync, rep = result.sync, result.report
+    where: list = []
+    if result.mode == "incremental":
+        since = opts.since
+        if since is None:
+            since = sync.before.cursor_datetime() - opts.lookback  # type: ignore[union-attr]
+        where = [src.c[stream.cursor].is_not(None), src.c[stream.cursor] >= since]
+        order = [stream.cursor, *stream.source_key]
+        log.info(f"{stream.source_table}: incremental from {since} (watermark {sync.before})")
+    else:
+        order = list(stream.source_key)
+        log.info(f"{stream.source_table}: full scan of {src.name}")
+    key_types = [stream.table.c[k].type for k in stream.key]
+    loader_spec = TableLoad(stream.table)
+    audit = {"_source": result.source, "_run_id": run_id}
+    top: Watermark | None = None  # full mode: the largest cursor seen
+    lineno = 0
+    with source.connect() as sconn, warehouse.connect() as wconn:
+        loader = BatchLoader(wconn, loader_spec, audit)
+        stopped = False
+        for batch in keyset_rows(sconn, src, order, where=where, page_size=opts.page_size,
+                                 batch_size=opts.batch_size, limit=opts.max_records):
+            pending, failed = [], []
+            for row in batch:
+                lineno += 1
+                item = _convert(row, lineno, stream, cols, key_types, rep)
+                (failed if isinstance(item, RowOutcome) else pending).append(item)
+            outs = loader.load(pending) + failed
+            rep.extend(outs)
+            last = batch[-1]
+            wm = None
+            if stream.cursor:
+                cur = _cursor_value(last.get(stream.cursor))
+                if result.mode == "incremental":
+                    wm = Watermark.of(cur, _key_text(last, stream.source_key))
+                else:
+                    for r in batch:
+                        c = _cursor_value(r.get(stream.cursor))
+                        w = Watermark.of(c, _key_text(r, stream.source_key)) if c is not None else None
+                        if w is not None and (top is None or w.sort_key() > top.sort_key()):
+                            top = w
+            sync.commit_batch(wconn, _counts(outs, len(batch)), wm)
+            if not opts.dry_run:
+                wconn.commit()
+            if on_batch:
+                on_batch(rep, len(batch))
+            if should_stop():
+                stopped = True
+                log.warning(f"{stream.source_table}: stopping (run terminated); committed batches stay")
+                break
+        read = sync.counts["rows_read"]
+        result.stopped = stopped
+        result.complete = not stopped and (opts.max_records is None or read < opts.max_records)
+        if result.complete and result.mode == "full":
+            if opts.source_table and opts.source_table != stream.source_table:
+                log.info(f"{stream.source_table}: read from {opts.source_table}; no rows marked deleted")
+            else:
+                result.deleted = _mark_deleted(source, warehouse, wconn, stream, src, result.source, key_types)
+            sync.commit_batch(wconn, {"deleted": result.deleted}, top)
+        if opts.dry_run:
+            wconn.rollback()
+        else:
+            wconn.commit()
+
+
+def _cursor_value(v: Any) -> Any:
+    """A cursor value for the watermark: a datetime, or None for NULL / zero dates."""
+    try:
+        return to_column(v, sa.DateTime())
+    except CellError:
+        return None
+
+
+def _key_text(row: Mapping[str, Any], key: Sequence[str]) -> Any:
+    return row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)
+
+
+def _counts(outs: Sequence[RowOutcome], read: int) -> dict[str, int]:
+    c = {"rows_read": read, "inserted": 0, "updated": 0, "unchanged": 0, "failed": 0}
+    for o in outs:
+        v = o.outcome.value
+        if v in c:
+            c[v] += 1
+    return c
+
+
+def _convert(row: Mapping[str, Any], lineno: int, stream: SqlStream, cols: list[tuple[str, str, Any]],
+             key_types: list, rep: IngestReport) -> PendingRow | RowOutcome:
+    """One source row as a :class:`PendingRow` (typed values, ``raw``, ``_deleted_at`` NULL);
+    a bad optional cell lands NULL with a warning; a bad or NULL key fails the row."""
+    raw = {k: raw_value(v) for k, v in row.items()}
+    values: dict[str, Any] = {}
+    for w, s, t in cols:
+        v = row.get(s)
+        try:
+            values[w] = to_column(v, t)
+        except CellError as e:
+            if w in stream.key:
+                return RowOutcome(lineno, Outcome.FAILED, key=v, error=f"{s}: {e}", record=raw)
+            rep.warn(CellWarning(lineno, s, raw_value(v), str(e)))
+            values[w] = None
+    key = tuple(values.get(k) for k in stream.key)
+    if None in key:
+        return RowOutcome(lineno, Outcome.FAILED, key=key, error="NULL key", record=raw)
+    values["raw"] = raw
+    values["_deleted_at"] = None
+    return PendingRow(lineno, values, raw)
+
+
+def _mark_deleted(source: sa.Engine, warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream,
+                  src: sa.TableClause, source_label: str, key_types: list) -> int:
+    """After a completed full scan: set ``_deleted_at`` on the warehouse rows written from
+    ``source_label`` (``_source``) whose key the source no longer has. Both key lists are
+    streamed in key order and merged (memory stays flat). Returns the rows marked."""
+    t, key = stream.table, stream.key
+    skey = stream.source_key
+
+    def src_keys() -> Iterator[tuple]:
+        for batch in keyset_rows(sconn, sa.table(src.name, *[sa.column(k) for k in skey]), skey, batch_size=10_000,
+                                 page_size=500_000):
+            for r in batch:
+                yield tuple(to_column(r[k], kt) for k, kt in zip(skey, key_types))
+
+    missing: list[tuple] = []
+    with source.connect() as sconn, warehouse.connect() as rconn:
+        q = (sa.select(*[t.c[k] for k in key]).where(t.c._deleted_at.is_(None), t.c._source == source_label)
+             .order_by(*[t.c[k] for k in key]))
+        wh = (tuple(r) for r in rconn.execution_options(yield_per=10_000).execute(q))
+        s_it = src_keys()
+        s = next(s_it, None)
+        for w in wh:
+            while s is not None and s < w:
+                s = next(s_it, None)
+            if s != w:
+                missing.append(w)
+    now = dt.datetime.now(dt.timezone.utc)
+    cols = [t.c[k] for k in key]
+    for i in range(0, len(missing), 500):
+        chunk = missing[i:i + 500]
+        cond = cols[0].in_([k[0] for k in chunk]) if len(key) == 1 else sa.tuple_(*cols).in_(chunk)
+        wconn.execute(t.update().where(cond).values(_deleted_at=now))
+    return len(missing)
