@@ -566,8 +566,10 @@ class RowConverter:
         read.with_cells = True  # type: ignore[attr-defined]
         return read
 
-    def convert(self, row: int, cells: Sequence[Any], warnings: list[CellWarning]) -> list[Any]:
-        """One row's values in :attr:`columns` order (see the class docstring)."""
+    def convert(self, row: int, cells: Sequence[Any], warnings: list[CellWarning],
+                raw: dict[str, Any] | None = None) -> list[Any]:
+        """One row's values in :attr:`columns` order (see the class docstring); ``raw``: the
+        row as a ``{header: cell}`` dict when the reader made one already."""
         out: list[Any] = []
         errors: list[v.FieldError] = []
         n = len(cells)
@@ -599,7 +601,7 @@ class RowConverter:
         if errors:
             raise v.RowError(errors)
         if self.with_raw:
-            out.append(self.raw(cells))
+            out.append(raw if raw is not None else self.raw(cells))
         return out
 
     def raw(self, cells: Sequence[Any]) -> dict[str, Any]:
