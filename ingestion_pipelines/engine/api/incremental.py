@@ -1,0 +1,161 @@
+"""The incremental state machine of API streams, on :mod:`~ingestion_pipelines.engine.sync_state`.
+
+* :func:`plan` — where a stream's sync starts: ``--full`` (or no watermark yet) -> a full
+  read; ``--since`` -> from that time; else the watermark minus the ``lookback`` (the
+  source's index lags; the upsert makes the overlap harmless).
+* :func:`full_watermark` — the watermark a completed *full* read may store: the largest
+  cursor it read, but never past the time the read started (a full listing is in id order,
+  not cursor order, so a record changed behind the reader has a cursor below later ones).
+  A full read commits no watermark before it completes; a killed one leaves the old watermark.
+* :class:`Windows` — time windows of a cursor range, halved while a query over one holds
+  more than a cap of results (HubSpot search: 10,000).
+* :class:`StreamWriter` — one stream's writes: each batch upserted through
+  :class:`~ingestion_pipelines.engine.load.BatchLoader` and its counts and watermark committed
+  by :meth:`StreamSync.commit_batch` in the same transaction (dry run: rolled back), and
+  :meth:`StreamWriter.mark` for positive evidence of deletion (merges). Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from ..load import BatchLoader, PendingRow, TableLoad
+from ..outcomes import IngestReport, Outcome, RowOutcome
+from ..sync_state import StreamSync, Watermark
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``mode`` (``full`` | ``incremental``) and ``start`` (aware datetime; None for full)."""
+
+    mode: str
+    start: dt.datetime | None
+
+
+def plan(before: Watermark | None, *, full: bool = False, since: dt.datetime | None = None,
+         lookback: dt.timedelta = dt.timedelta(minutes=10)) -> Plan:
+    """The sync of a stream, by precedence: ``since`` (incremental from it, no lookback) >
+    ``full`` > the watermark minus ``lookback`` > a full read when there is no watermark."""
+    if since is not None:
+        return Plan("incremental", _aware(since))
+    if full or before is None or before.cursor is None:
+        return Plan("full", None)
+    return Plan("incremental", _aware(before.cursor_datetime()) - lookback)
+
+
+def full_watermark(max_seen: dt.datetime | None, started: dt.datetime) -> dt.datetime | None:
+    """The watermark of a completed full read: ``min(max_seen, started)`` (module docstring)."""
+    return None if max_seen is None else min(_aware(max_seen), _aware(started))
+
+
+def _aware(d: dt.datetime) -> dt.datetime:
+    return d if d.tzinfo is not None else d.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class Windows:
+    """Inclusive integer ranges ``[lo, hi]`` (epoch ms) to read in ascending order: take the
+    next with :meth:`pop`; when a query over it returns more than the cap, :meth:`split` it
+    (both halves go back in front, lower first). A one-millisecond window cannot be split:
+    the caller reads it by another key (HubSpot: by id). ``splits`` counts the halvings."""
+
+    pending: list[tuple[int, int]] = field(default_factory=list)
+    splits: int = 0
+
+    @classmethod
+    def of(cls, lo: int, hi: int) -> "Windows":
+        return cls([(lo, hi)] if lo <= hi else [])
+
+    def pop(self) -> tuple[int, int] | None:
+        return self.pending.pop(0) if self.pending else None
+
+    def split(self, window: tuple[int, int]) -> bool:
+        """Halve ``window`` and queue both halves first; False when it is one millisecond."""
+        lo, hi = window
+        if hi <= lo:
+            return False
+        mid = (lo + hi) // 2
+        self.pending[:0] = [(lo, mid), (mid + 1, hi)]
+        self.splits += 1
+        return True
+
+
+_COUNT_OF = {Outcome.INSERTED: "inserted", Outcome.UPDATED: "updated", Outcome.UNCHANGED: "unchanged",
+             Outcome.FAILED: "failed", Outcome.SKIPPED: "unchanged"}
+
+
+class StreamWriter:
+    """Writes one stream into its table through one connection (use as a context manager).
+
+    ``spec``: the table's load spec; ``sync``: its :class:`StreamSync`; ``audit``: the audit
+    values (``_source``, ``_run_id``); ``dry_run``: every batch rolled back. ``report``: the
+    outcomes so far (failed rows with their records, for the failed-rows file)."""
+
+    def __init__(self, engine: sa.Engine, spec: TableLoad, sync: StreamSync, audit: Mapping[str, Any],
+                 dry_run: bool = False):
+        self.engine, self.spec, self.sync, self.dry_run = engine, spec, sync, dry_run
+        self.audit = dict(audit)
+        self.report = IngestReport(dry_run=dry_run)
+        self.deleted = 0
+        self._conn: sa.Connection | None = None
+        self._loader: BatchLoader | None = None
+
+    def __enter__(self) -> "StreamWriter":
+        self._conn = self.engine.connect()
+        self._loader = BatchLoader(self._conn, self.spec, self.audit)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self._conn is not None
+        self._conn.rollback()
+        self._conn.close()
+
+    def _end(self, counts: Mapping[str, int], watermark: Watermark | None) -> None:
+        assert self._conn is not None
+        self.sync.commit_batch(self._conn, counts, watermark)
+        if self.dry_run:
+            self._conn.rollback()
+        else:
+            self._conn.commit()
+
+    def write(self, rows: Sequence[PendingRow], watermark: Watermark | None = None, *, read: int | None = None,
+              failed: Iterable[RowOutcome] = (), deleted_by: str | None = None) -> list[RowOutcome]:
+        """Upsert ``rows`` and commit them with ``watermark`` (None: counts only) in one
+        transaction. ``read``: records read for this batch (default ``len(rows)`` + failed);
+        ``failed``: rows that failed before loading (mapping); ``deleted_by``: a column that,
+        when a row sets it and was written, counts the row as ``deleted`` (``_deleted_at``)."""
+        assert self._loader is not None
+        failed = list(failed)
+        outs = self._loader.load(list(rows)) if rows else []
+        self.report.extend(failed)
+        self.report.extend(outs)
+        counts = {"rows_read": read if read is not None else len(rows) + len(failed), "failed": len(failed)}
+        for o in outs:
+            counts[_COUNT_OF[o.outcome]] = counts.get(_COUNT_OF[o.outcome], 0) + 1
+        if deleted_by:
+            marked = {r.row for r in rows if r.values.get(deleted_by) is not None}
+            n = sum(1 for o in outs if o.row in marked and o.outcome in (Outcome.INSERTED, Outcome.UPDATED))
+            counts["deleted"] = n
+            self.deleted += n
+        self._end(counts, watermark)
+        return outs
+
+    def mark(self, keys: Sequence[Any], values: Mapping[str, Any], key: str = "id",
+             only_live: str | None = "_deleted_at") -> int:
+        """Positive evidence of deletion: ``UPDATE .. SET values WHERE key IN keys`` (and
+        ``only_live IS NULL``: a row marked already keeps its first mark), committed at once
+        and counted as ``deleted``; returns the rows marked."""
+        assert self._conn is not None
+        t, n = self.spec.table, 0
+        for i in range(0, len(keys), 500):
+            q = t.update().where(t.c[key].in_(list(keys[i:i + 500])))
+            if only_live:
+                q = q.where(t.c[only_live].is_(None))
+            n += self._conn.execute(q.values(**values)).rowcount or 0
+        self.deleted += n
+        self._end({"deleted": n}, None)
+        return n
