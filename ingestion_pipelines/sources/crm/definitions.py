@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-PARTS: tuple = ()
+from .genius import db_definitions as genius_db
+
+PARTS: tuple = (genius_db,)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
