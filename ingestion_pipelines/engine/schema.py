@@ -12,6 +12,7 @@ holds that file's URI, its sha256 and the run that loaded it (DESIGN.md §4's ``
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 AUDIT_COLUMNS = ("_ingested_at", "_source", "_run_id", "_ingest_file_id")
 
@@ -47,6 +48,20 @@ def audit_columns(ledger: bool = False) -> list[sa.Column]:
         sa.Column("_source", sa.Text, nullable=True),
         sa.Column("_run_id", sa.String(64), nullable=True),
     ]
+
+
+#: A JSON column's type: JSONB on PostgreSQL (comparable, so an upsert can tell an unchanged
+#: record from a changed one), JSON elsewhere.
+JSON_TYPE = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def record_columns(raw: str = "raw") -> list[sa.Column]:
+    """The columns every CRM table adds to its own (DESIGN.md §10), fresh for a new table:
+    ``raw`` (the record as the source sent it: :data:`JSON_TYPE`), the audit columns
+    (:func:`audit_columns`) and ``_deleted_at`` (timestamp with time zone; NULL while the
+    record exists at the source, set only on positive evidence of a deletion)."""
+    return [sa.Column(raw, JSON_TYPE, nullable=True), *audit_columns(),
+            sa.Column("_deleted_at", sa.DateTime(timezone=True), nullable=True)]
 
 
 def natural_key(table: sa.Table) -> tuple[str, ...]:
