@@ -74,6 +74,12 @@ class MySQLResource(ConfigurableResource):
             self._engine = source_engine(self.sa_url())
         return self._engine
 
+    def teardown_after_execution(self, context) -> None:
+        """Close the pooled connections when the run's step is done."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def display_url(self) -> str:
         """The URL without its password (``***``), for logs, metadata and ``_source``."""
         return self.sa_url().render_as_string(hide_password=True)
@@ -94,6 +100,10 @@ def source_engine(url: sa.URL | str) -> sa.Engine:
         engine = sa.create_engine(u, pool_pre_ping=True, pool_recycle=3600, pool_size=2, max_overflow=2,
                                   connect_args={"init_command": MYSQL_INIT, "charset": "utf8mb4"})
     elif backend == "sqlite":
+        from pathlib import Path
+
+        if not u.database or not Path(u.database).is_file():
+            raise FileNotFoundError(f"source database file not found: {u.database}")
         engine = sa.create_engine(u)
 
         @sa.event.listens_for(engine, "connect")

@@ -28,6 +28,8 @@ def _type(table: str, column: str, type_: sa.types.TypeEngine) -> sa.types.TypeE
         return sa.String(100).with_variant(mysql.VARCHAR(100, charset="latin1"), "mysql")
     if isinstance(type_, sa.BigInteger):
         return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    if isinstance(type_, sa.DateTime):  # SQLite: text as MySQL prints it (so a zero date fits)
+        return sa.DateTime().with_variant(sa.String(26), "sqlite")
     return type_
 
 
