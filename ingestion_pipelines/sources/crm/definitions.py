@@ -9,7 +9,8 @@ from __future__ import annotations
 from dagster import Definitions
 
 from .genius import db_definitions as genius_db
+from .hubspot import api_definitions as hubspot_api
 
-PARTS: tuple = (genius_db,)
+PARTS: tuple = (genius_db, hubspot_api)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
