@@ -1,0 +1,145 @@
+"""The Genius database sync end to end on the real MariaDB into SQLite and PostgreSQL
+(engine level: :func:`ingestion_pipelines.engine.sql_sync.sync_stream` per table)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ingestion_pipelines.engine.sql_sync import SyncOptions
+from ingestion_pipelines.engine.sync_state import history, read_watermark
+from ingestion_pipelines.sources.crm.genius import schema
+from ingestion_pipelines.sources.crm.genius.sample_db import FIRST, SAME_SECOND
+
+from .helpers import assert_same, exec_, sync_all
+
+
+def test_full_sync_equals_source(genius, warehouse):
+    w, src, written = genius
+    res = sync_all(src, warehouse)
+    assert all(r.status == "succeeded" and r.mode == "full" for r in res.values())
+    assert {t: r.report.counts["inserted"] for t, r in res.items()} == written
+    assert_same(w, warehouse)
+    # values as the source holds them: zero dates NULL (+ warning), TIME, DECIMAL, tinyint(1), latin1, emoji
+    p, a, q, u = schema.genius_prospects, schema.genius_appointments, schema.genius_quotes, schema.genius_users
+    with warehouse.engine.connect() as c:
+        assert c.execute(sa.select(p.c.add_date).where(p.c.id == 13)).scalar() is None
+        assert c.execute(sa.select(p.c.raw).where(p.c.id == 13)).scalar()["add_date"] == "0000-00-00 00:00:00"
+        t, dur, done = c.execute(sa.select(a.c.time, a.c.duration, a.c.is_complete).where(a.c.id == 4)).one()
+        assert (t, dur, done) == (dt.time(12, 30), dt.time(1, 30), True)
+        assert isinstance(c.execute(sa.select(q.c.amount).where(q.c.id == 1)).scalar(), Decimal)
+        names = {n for (n,) in c.execute(sa.select(u.c.first_name))}
+        assert any("😀" in n or "🏠" in n or "𝄞" in n or "🚀" in n or "家" in n for n in names)
+        latin1 = {n for (n,) in c.execute(sa.select(p.c.first_name))}  # latin1 columns at the source
+        assert latin1 <= set(FIRST) and len(latin1 & {"José", "Müller", "Françoise", "Zoë", "Søren", "Chloé", "Ömer"}) >= 3
+        assert "ssn" not in c.execute(sa.select(u.c.raw).limit(1)).scalar()
+    assert res["prospect"].report.warnings_total == written["prospect"] // 13  # the zero add_dates
+    assert {w_.column for w_ in res["appointment"].report.warnings} == {"assign_date"}
+    # a second run changes nothing
+    again = sync_all(src, warehouse)
+    assert all(r.mode == "incremental" or r.stream.cursor is None for r in again.values())
+    assert sum(r.report.loaded for r in again.values()) == 0
+
+
+def test_latin1_and_utf8mb4_round_trip(genius, warehouse):
+    w, src, _ = genius
+    exec_(w, "UPDATE prospect SET first_name = 'Françoise', last_name = 'Ólafsson', address1 = '1 🚀 Way' WHERE id = 5")
+    sync_all(src, warehouse, tables=["prospect"])
+    p = schema.genius_prospects
+    with warehouse.engine.connect() as c:
+        assert c.execute(sa.select(p.c.first_name, p.c.last_name, p.c.address1).where(p.c.id == 5)).one() == (
+            "Françoise", "Ólafsson", "1 🚀 Way")
+
+
+def test_incremental_writes_exactly_the_changed_rows_and_full_marks_deleted(genius, pg_warehouse):
+    w, src, written = genius
+    wh = pg_warehouse
+    sync_all(src, wh)
+    with wh.engine.connect() as c:
+        mark = read_watermark(c, "genius", "prospect")
+    assert mark.cursor_datetime() == SAME_SECOND and mark.id == str(written["prospect"])  # many rows share it
+    top = mark.cursor_datetime()
+    # updates: two in the watermark's own second (rows the last sync may not have seen), one later
+    exec_(w, "UPDATE prospect SET city = 'Same second', updated_at = :t WHERE id IN (3, 6)", t=top)
+    exec_(w, "UPDATE prospect SET city = 'Later', updated_at = :t WHERE id = 7", t=top + dt.timedelta(seconds=1))
+    exec_(w, "INSERT INTO prospect (id, first_name, updated_at) VALUES (1001, 'New', :t), (1002, 'Newer', :t)",
+          t=top + dt.timedelta(seconds=2))
+    deleted = [10, 20, 30]
+    exec_(w, "DELETE FROM prospect WHERE id IN (10, 20, 30)")
+    exec_(w, "UPDATE service SET label = 'Renamed' WHERE id = 2")  # a table without timestamp
+    inc = sync_all(src, wh, tables=["prospect", "service"])
+    r = inc["prospect"]
+    assert r.mode == "incremental"
+    assert (r.report.counts["inserted"], r.report.counts["updated"]) == (2, 3)
+    assert r.deleted == 0  # an incremental sync never marks deletions
+    s = inc["service"]
+    assert (s.mode, s.report.counts["updated"], s.report.counts["inserted"], s.deleted) == ("full", 1, 0, 0)
+    full = sync_all(src, wh, SyncOptions(full=True), tables=["prospect"])["prospect"]
+    assert (full.mode, full.deleted, full.report.loaded) == ("full", 3, 0)
+    t = schema.genius_prospects
+    with wh.engine.connect() as c:
+        marked = sorted(i for (i,) in c.execute(sa.select(t.c.id).where(t.c._deleted_at.is_not(None))))
+        assert marked == deleted
+        assert c.execute(sa.select(sa.func.count()).select_from(t)).scalar() == written["prospect"] + 2
+        h = history(c, "genius", "prospect", limit=1)[0]
+        assert (h["mode"], h["status"], h["deleted"], h["rows_read"]) == ("full", "succeeded", 3, written["prospect"] - 1)
+    assert_same(w, wh, tables=["prospect", "service"])
+    # a deleted id that comes back is live again
+    exec_(w, "INSERT INTO prospect (id, first_name, updated_at) VALUES (20, 'Back', :t)", t=top + dt.timedelta(seconds=3))
+    sync_all(src, wh, tables=["prospect"])
+    assert_same(w, wh, tables=["prospect"])
+
+
+def test_rows_updated_while_a_sync_runs(genius, warehouse):
+    w, src, written = genius
+    sync_all(src, warehouse, tables=["appointment"])
+    later = dt.datetime(2030, 1, 1)
+    exec_(w, "UPDATE appointment SET updated_at = :t", t=dt.datetime(2029, 1, 1))
+    seen = {"batches": 0}
+
+    def meddle(_rep, _n):  # after each batch: change a row already read and one not read yet
+        seen["batches"] += 1
+        i = seen["batches"]
+        exec_(w, "UPDATE appointment SET notes = :n, updated_at = :t WHERE id IN (:a, :b)",
+              n=f"changed during batch {i}", t=later + dt.timedelta(seconds=i), a=i, b=written["appointment"] - i)
+
+    sync_all(src, warehouse, SyncOptions(batch_size=10, page_size=20), tables=["appointment"], on_batch=meddle)
+    assert seen["batches"] >= 5
+    sync_all(src, warehouse, tables=["appointment"])  # the next incremental run catches what moved
+    assert_same(w, warehouse, tables=["appointment"])
+
+
+def test_a_refused_row_is_bisected_out_and_the_rest_lands(genius, pg_warehouse):
+    w, src, written = genius
+    exec_(w, "UPDATE prospect SET notes = CONCAT('bad', CHAR(0), 'byte') WHERE id IN (8, 40)")  # PostgreSQL refuses NUL
+    r = sync_all(src, pg_warehouse, SyncOptions(batch_size=16), tables=["prospect"])["prospect"]
+    assert r.status == "partial"
+    assert sorted(int(f.key[0]) for f in r.report.failures) == [8, 40]
+    assert all("NUL" in f.error for f in r.report.failures)
+    assert r.report.counts["inserted"] == written["prospect"] - 2
+    with pg_warehouse.engine.connect() as c:
+        h = history(c, "genius", "prospect", limit=1)[0]
+    assert (h["status"], h["failed"], h["inserted"]) == ("partial", 2, written["prospect"] - 2)
+    assert len(h["details"]["failed_rows"]) == 2
+
+
+def test_options_since_max_records_table_dry_run(genius, sqlite_warehouse):
+    w, src, written = genius
+    wh = sqlite_warehouse
+    dry = sync_all(src, wh, SyncOptions(dry_run=True), tables=["prospect"])["prospect"]
+    assert dry.report.counts["inserted"] == written["prospect"]
+    with wh.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(schema.genius_prospects)).scalar() == 0
+        assert history(c, "genius") == [] and read_watermark(c, "genius", "prospect") is None
+    part = sync_all(src, wh, SyncOptions(max_records=25, batch_size=10), tables=["prospect"])["prospect"]
+    assert (part.report.counts["inserted"], part.complete, part.deleted) == (25, False, 0)
+    with wh.engine.connect() as c:
+        assert read_watermark(c, "genius", "prospect") is None  # a cut full scan stores no watermark
+    since = sync_all(src, wh, SyncOptions(since=SAME_SECOND), tables=["prospect"])["prospect"]
+    assert since.mode == "incremental"
+    exec_(w, "CREATE VIEW prospect_copy AS SELECT * FROM prospect WHERE id <= 5")
+    via = sync_all(src, wh, SyncOptions(full=True, source_table="prospect_copy"), tables=["prospect"])["prospect"]
+    assert (via.report.total, via.deleted) == (5, 0)  # a copy's missing ids are not deletions
+    assert via.source.endswith("/prospect_copy")
