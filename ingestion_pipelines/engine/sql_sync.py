@@ -288,29 +288,16 @@ def sync_stream(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts
     source or the warehouse raise beyond bad rows, after recording ``failed`` in the history."""
     with warehouse.begin() as c:
         ensure_tables(c)
-    name = opts.source_table or stream.source_table
-    with source.connect() as sconn:
-        have = source_columns(sconn, name)
-    missing_key = [k for k in (*stream.source_key, *([stream.cursor] if stream.cursor else [])) if k not in have]
-    if missing_key:
-        raise ValueError(f"source table {name} lacks the key/cursor column(s) {', '.join(missing_key)}")
-    cols = [(w, stream.source_column(w), stream.table.c[w].type) for w in stream.columns
-            if stream.source_column(w) in have]
-    missing = [w for w in stream.columns if stream.source_column(w) not in have]
-    if missing:
-        log.warning(f"{name}: the source has no column(s) {', '.join(missing)}; they stay NULL")
-    read = [c for c in have if c not in stream.exclude]
-    src = sa.table(name, *[sa.column(c) for c in read])
-
-    with warehouse.connect() as c:
         before = read_watermark(c, source_name, stream.source_table)
     incremental = bool(stream.cursor) and not opts.full and (opts.since is not None or before is not None)
     mode = "incremental" if incremental else "full"
     sync = StreamSync.start(warehouse, source_name, stream.source_table, mode=mode, run_id=run_id,
                             dry_run=opts.dry_run)
+    name = opts.source_table or stream.source_table
     result = SyncResult(stream, mode, "running", IngestReport(dry_run=opts.dry_run), sync, False,
-                        missing_columns=missing, source=f"{source_uri}/{name}")
+                        source=f"{source_uri}/{name}")
     try:
+        src, cols = _source_table(source, stream, name, result, log)
         _run(source, warehouse, stream, opts, src, cols, result, run_id, log, should_stop, on_batch)
     except BaseException as exc:
         result.status = "failed"
@@ -319,6 +306,25 @@ def sync_stream(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts
     result.status = "partial" if result.report.failed_total or result.stopped else "succeeded"
     sync.finish(warehouse, result.status, details=_details(result))
     return result
+
+
+def _source_table(source: sa.Engine, stream: SqlStream, name: str, result: SyncResult, log: Any
+                  ) -> tuple[sa.TableClause, list[tuple[str, str, Any]]]:
+    """The source table ``name`` to select from (its columns but ``exclude``) and the
+    ``(warehouse column, source column, type)`` triples read. Records the warehouse columns
+    the source lacks in ``result`` (they stay NULL; logged). Raises ``ValueError`` when the
+    key or the cursor is missing, ``NoSuchTableError`` when the table is."""
+    with source.connect() as sconn:
+        have = source_columns(sconn, name)
+    missing_key = [k for k in (*stream.source_key, *([stream.cursor] if stream.cursor else [])) if k not in have]
+    if missing_key:
+        raise ValueError(f"source table {name} lacks the key/cursor column(s) {', '.join(missing_key)}")
+    cols = [(w, stream.source_column(w), stream.table.c[w].type) for w in stream.columns
+            if stream.source_column(w) in have]
+    result.missing_columns = [w for w in stream.columns if stream.source_column(w) not in have]
+    if result.missing_columns:
+        log.warning(f"{name}: the source has no column(s) {', '.join(result.missing_columns)}; they stay NULL")
+    return sa.table(name, *[sa.column(c) for c in have if c not in stream.exclude]), cols
 
 
 def _details(result: SyncResult) -> dict[str, Any]:
