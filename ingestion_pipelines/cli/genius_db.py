@@ -54,10 +54,10 @@ def _source_rows(source_tables: list[str], table: str, max_records: int) -> int 
     the source cannot be counted (the run reports why)."""
     import sqlalchemy as sa
 
-    from ..sources.crm.genius.db_definitions import genius_db_resource
+    from ..resources.mysql import MySQLResource
 
     try:
-        engine = genius_db_resource().engine
+        engine = MySQLResource().engine  # GENIUS_DB_URL / GENIUS_DB_* from the environment
         with engine.connect() as conn:
             n = [conn.execute(sa.select(sa.func.count()).select_from(sa.table(table or t))).scalar() or 0
                  for t in source_tables]
@@ -81,9 +81,9 @@ def _rows_read(engine, since: dt.datetime) -> int:
 def _progress_bar(total: int | None) -> Iterator[None]:
     """A progress bar on standard error, fed from ``sync_history`` (committed rows read by the
     runs started since now) on a thread while the block runs."""
-    from ..resources.defaults import shared_resources
+    from ..resources.warehouse import WarehouseResource
 
-    engine = shared_resources()["warehouse"].engine
+    engine = WarehouseResource().engine  # WAREHOUSE_URL, as the run's (whose EnvVar only a run resolves)
     since, stop = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), threading.Event()
 
     def watch() -> None:

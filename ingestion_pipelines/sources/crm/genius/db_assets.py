@@ -14,6 +14,7 @@ failed-rows file), the cell warnings (zero dates, ...).
 import datetime as dt
 
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -35,6 +36,7 @@ from ....resources.storage import BlobStore
 from ....resources.warehouse import WarehouseResource
 from ....settings import default_batch_size
 from . import db_names as names
+from .db_checks import check_name, check_specs, fk_check_result
 from .db_streams import SOURCE, STREAMS
 from .schema import metadata
 
@@ -83,7 +85,7 @@ def _spec(st: SqlStream) -> AssetSpec:
                   "foreign_keys": ", ".join(f"{fk.column} -> {fk.parent}.{fk.parent_column}" for fk in st.foreign_keys) or "none"})
 
 
-@multi_asset(name=names.ASSET_NAME, specs=[_spec(st) for st in STREAMS], can_subset=True)
+@multi_asset(name=names.ASSET_NAME, specs=[_spec(st) for st in STREAMS], check_specs=check_specs(KEYS), can_subset=True)
 def genius_db(context: AssetExecutionContext, config: GeniusDbConfig, warehouse: WarehouseResource,
               genius_db: MySQLResource, blob_store: BlobStore):
     """Sync the selected Genius MySQL tables into the warehouse, parents first."""
@@ -107,8 +109,11 @@ def genius_db(context: AssetExecutionContext, config: GeniusDbConfig, warehouse:
             failed.append(f"{st.source_table} ({type(exc).__name__}: {str(exc)[:300]})")
             continue
         progress.finish()
-        yield MaterializeResult(asset_key=KEYS[st.source_table],
-                                metadata=_metadata(res, warehouse, blob_store, context.run_id))
+        key = KEYS[st.source_table]
+        checks = [fk_check_result(warehouse, st, fk, key) for fk in st.foreign_keys
+                  if AssetCheckKey(key, check_name(fk)) in context.selected_asset_check_keys]
+        yield MaterializeResult(asset_key=key, metadata=_metadata(res, warehouse, blob_store, context.run_id),
+                                check_results=checks)
         if res.stopped:
             break
     if failed:

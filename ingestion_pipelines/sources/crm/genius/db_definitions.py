@@ -1,5 +1,5 @@
 """Definitions of the Genius database sync (DESIGN.md §10): the ``genius_db`` multi-asset (one
-asset per source table), the foreign-key checks, the jobs and schedules, and the
+asset per source table, with its foreign-key checks), the jobs and schedules, and the
 ``genius_db`` resource (:class:`MySQLResource`).
 
 The resource gets ``GENIUS_DB_URL`` or the ``GENIUS_DB_*`` variables that are set when the code
@@ -16,7 +16,6 @@ from dagster import Definitions, EnvVar
 
 from ....resources.mysql import MySQLResource
 from .db_assets import genius_db
-from .db_checks import CHECKS
 from .db_jobs import JOBS, SCHEDULES
 from .db_names import RESOURCE
 
@@ -31,5 +30,5 @@ def genius_db_resource() -> MySQLResource:
     return MySQLResource(**kw)
 
 
-defs = Definitions(assets=[genius_db], asset_checks=CHECKS, jobs=JOBS, schedules=SCHEDULES,
+defs = Definitions(assets=[genius_db], jobs=JOBS, schedules=SCHEDULES,
                    resources={RESOURCE: genius_db_resource()})
