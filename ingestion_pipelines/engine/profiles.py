@@ -470,24 +470,24 @@ def _normaliser(f: Field, profile: CsvProfile) -> Callable[[Any, str], Any]:
     raise AssertionError(t)  # datetime is read by RowConverter._datetime
 
 
+_MISS = object()
+
+
 def _cached(fn: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
     """``fn`` memoised on the cell text (its result or its FieldError), bounded."""
     memo: dict[Any, Any] = {}
 
     def read(value: Any, name: str) -> Any:
-        try:
-            got = memo[value]
-        except (KeyError, TypeError):
+        got = memo.get(value, _MISS) if type(value) is str else _MISS
+        if got is _MISS:
             try:
                 got = fn(value, name)
             except v.FieldError as e:
                 got = e
-            if len(memo) >= _CACHE_MAX:
-                memo.clear()
-            try:
+            if type(value) is str:
+                if len(memo) >= _CACHE_MAX:
+                    memo.clear()
                 memo[value] = got
-            except TypeError:
-                pass
         if type(got) is v.FieldError:
             raise got
         return got
@@ -495,114 +495,254 @@ def _cached(fn: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
     return read
 
 
+#: What a column reader returns for a batch: the values (``None`` where empty or bad) and
+#: the bad cells as ``(index in the batch, FieldError)``.
+ColumnOut = tuple[list[Any], list[tuple[int, v.FieldError]]]
+
+
+def _each(fn: Callable[[Any, str], Any]) -> Callable[[list[Any], str], ColumnOut]:
+    """A column reader calling ``fn(value, name)`` per cell."""
+    def read(col: list[Any], name: str) -> ColumnOut:
+        out, bad = [], []
+        for i, x in enumerate(col):
+            try:
+                out.append(fn(x, name))
+            except v.FieldError as e:
+                out.append(None)
+                bad.append((i, e))
+        return out, bad
+    return read
+
+
+def _memo_column(fn: Callable[[Any, str], Any]) -> Callable[[list[Any], str], ColumnOut]:
+    """A column reader for values that repeat (states, flags, dates, amounts): ``fn`` once per
+    distinct ``str`` cell (result or FieldError remembered, at most ``_CACHE_MAX``); other
+    cells (XLSX numbers: ``1 == True`` must not share an entry) each time."""
+    memo: dict[str, Any] = {}
+
+    def read(col: list[Any], name: str) -> ColumnOut:
+        get = memo.get
+        out = [get(x, _MISS) if type(x) is str else _MISS for x in col]
+        for i in [i for i, x in enumerate(out) if x is _MISS]:
+            x = col[i]
+            try:
+                got = fn(x, name)
+            except v.FieldError as e:
+                got = e
+            if type(x) is str:
+                if len(memo) >= _CACHE_MAX:
+                    memo.clear()
+                memo[x] = got
+            out[i] = got
+        bad = [(i, x) for i, x in enumerate(out) if type(x) is v.FieldError]
+        for i, _ in bad:
+            out[i] = None
+        return out, bad
+    return read
+
+
+def _text_column(max_len: int | None) -> Callable[[list[Any], str], ColumnOut]:
+    """:func:`~.validate.text` over a column: when every cell is a ``str`` and none holds a
+    control character (one regex over the whole column), the answer is each cell stripped
+    (``None`` when empty); otherwise cell by cell."""
+    slow = _each(functools.partial(v.text, max_len=max_len))
+
+    def read(col: list[Any], name: str) -> ColumnOut:
+        try:
+            joined = "\n".join(col)
+        except TypeError:  # a non-str cell (XLSX numbers, None)
+            return slow(col, name)
+        if v._CONTROL.search(joined):
+            return slow(col, name)
+        out = [x.strip() or None for x in col]
+        if max_len is not None and any(x is not None and len(x) > max_len for x in out):
+            return slow(col, name)
+        return out, []
+    return read
+
+
+def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any]) -> Callable[[list[Any], str], ColumnOut]:
+    """A column reader: ``fast(cell)`` (a validate fast path: the answer, or None when only
+    the full normaliser can tell), else ``full(cell, name)`` (memoised)."""
+    full = _cached(full)
+
+    def read(col: list[Any], name: str) -> ColumnOut:
+        out, bad = [], []
+        for i, x in enumerate(col):
+            got = fast(x) if type(x) is str else None
+            if got is None:
+                try:
+                    got = full(x, name)
+                except v.FieldError as e:
+                    bad.append((i, e))
+            out.append(got)
+        return out, bad
+    return read
+
+
+def _iso_fast(tz: Any) -> Callable[[str], Any]:
+    """:func:`~.validate.timestamp`'s first step (``datetime.fromisoformat``) as a fast path;
+    None for anything it does not read (bare digits go to the full reader: Excel serials)."""
+    from datetime import datetime
+
+    iso = datetime.fromisoformat
+
+    def fast(x: str) -> Any:
+        if not x or x.isdigit():
+            return None
+        try:
+            d = iso(x)
+        except ValueError:
+            return None
+        return d if d.tzinfo is not None else d.replace(tzinfo=tz)
+    return fast
+
+
+def _email_fast(x: str) -> str | None:
+    e = v.plain_email(x)
+    return e.lower() if e is not None else None
+
+
+def _lower_email(value: Any, name: str) -> str | None:
+    e = v.email(value, name)
+    return e.lower() if e else e
+
+
 class RowConverter:
-    """Converts the rows of one file under a :class:`HeaderMap` (DESIGN.md §9's rule).
+    """Converts the rows of one file under a :class:`HeaderMap` (DESIGN.md §9's rule), a
+    batch at a time and column by column (each field's normaliser over the batch's column,
+    with the fast paths of :mod:`.validate` and a cache per distinct cell), so the per-row
+    Python work stays small.
 
     ``columns``: the table columns each converted row carries, in order: the stored fields
     the file has (a column the file lacks is never written, so a narrower export does not
-    blank it), then ``raw`` when the table has it. :meth:`convert` ``(row, cells)`` ->
-    ``values`` (a list in ``columns`` order; ``raw`` = ``{header: cell}`` of the row as
-    written, unmapped headers included), appending the optional cells that did not parse to
-    ``warnings`` as :class:`~.outcomes.CellWarning` (column = the field, value = the cell as
-    written); raises :class:`~.validate.RowError` when a key or required field is missing or
-    unusable (the row fails with that reason).
+    blank it), then ``raw`` when the table has it; ``kinds``: each column's field type
+    (``"raw"`` for raw; ``"custom"`` for a ``parse=`` field). :meth:`convert_batch` gives
+    the values of good rows (``raw`` = ``{header: cell}`` of the row as written, unmapped
+    headers included), the failed rows (a key or required field missing or unusable) with
+    their reason, and the optional cells that did not parse as
+    :class:`~.outcomes.CellWarning` (column = the field, value = the cell as written; only
+    for rows that are not failed).
     """
 
     def __init__(self, profile: CsvProfile, hmap: HeaderMap):
         self.profile, self.hmap = profile, hmap
         self.headers = list(hmap.headers)
-        table = profile.target
         self.tz = ZoneInfo(profile.default_tz)
-        plan = []
+        self.plan = []
         for f in profile.stored_fields():
-            if f.name not in hmap.fields:
-                continue
-            if f.type == "datetime" and f.parse is None:
-                fn = self._datetime(f)
-            else:
-                fn = _normaliser(f, profile)
-                if f.type in _CACHED:
-                    fn = _cached(fn)
-            plan.append((f.name, hmap.fields[f.name], fn, f.required or f.name in profile.key,
-                         hasattr(fn, "with_cells")))
-        self.plan = plan
-        self.columns = [p[0] for p in plan] + (["raw"] if "raw" in table.c else [])
-        self.with_raw = "raw" in table.c
+            if f.name in hmap.fields:
+                self.plan.append((f.name, hmap.fields[f.name], self._reader(f), f.required or f.name in profile.key))
+        self.with_raw = "raw" in profile.target.c
+        self.columns = [p[0] for p in self.plan] + (["raw"] if self.with_raw else [])
+        kinds = {f.name: ("custom" if f.parse else f.type) for f in profile.fields}
+        self.kinds = [kinds[c] for c in self.columns[:len(self.plan)]] + (["raw"] if self.with_raw else [])
         self.key_index = [self.columns.index(k) for k in profile.key]
 
-    def _cell(self, cells: Sequence[Any], positions: tuple[int, ...]) -> Any:
-        for p in positions:
-            c = cells[p] if p < len(cells) else None
-            if not v.is_blank(c):
-                return c
-        return None
+    def _reader(self, f: Field) -> Any:
+        """The column reader of field ``f``: ``read(column, name)`` -> :data:`ColumnOut`, or,
+        for a datetime that reads other cells of its row, ``read(column, name, rows)``."""
+        if f.type == "datetime" and f.parse is None:
+            if f.tz_field or f.time_field:
+                return self._datetime_with_cells(f)
+            full = functools.partial(v.timestamp, default_tz=self.tz, dayfirst=f.dayfirst, excel=f.excel)
+            return _fast_column(_iso_fast(self.tz), full) if not f.dayfirst else _each(full)
+        if f.type == "text" and f.parse is None and not f.choices:
+            return _text_column(f.max_length)
+        fn = _normaliser(f, self.profile)
+        region = f.region or self.profile.default_region
+        if f.type == "phone" and f.parse is None and region in v._NANP_FAST:
+            return _fast_column(v.nanp_e164, fn)
+        if f.type == "email" and f.parse is None:
+            return _fast_column(_email_fast, fn)
+        return _memo_column(fn)
 
-    def _datetime(self, f: Field) -> Callable[[Any, str, Sequence[Any]], Any]:
-        """The reader of a datetime field: ``fn(value, name, cells)`` (it may read the
-        ``time_field`` and ``tz_field`` cells of the same row)."""
+    def _datetime_with_cells(self, f: Field) -> Any:
+        """A datetime whose time of day (``time_field``) or zone (``tz_field``) is in other
+        cells of the same row."""
         hm = self.hmap
         time_pos = hm.fields.get(f.time_field, ()) if f.time_field else ()
         tz_pos = hm.fields.get(f.tz_field, ()) if f.tz_field else ()
-        dayfirst, excel, default_tz = f.dayfirst, f.excel, self.tz
-        cell = self._cell
+        dayfirst, excel, default_tz, first = f.dayfirst, f.excel, self.tz, _first_filled
 
-        def read(value: Any, name: str, cells: Sequence[Any]) -> Any:
+        def one(value: Any, name: str, cells: Sequence[Any]) -> Any:
+            if v.is_blank(value):
+                return None
             tz = default_tz
-            if tz_pos:
-                tzname = cell(cells, tz_pos)
-                if tzname is not None:
-                    try:
-                        tz = zone(str(tzname))
-                    except ValueError as e:
-                        raise v.FieldError(name, str(e)) from None
-            if time_pos:
-                t = cell(cells, time_pos)
-                if t is not None:
-                    tod = v.time_of_day(t, name, excel=excel)
-                    d = v.date(value, name, dayfirst, excel=excel)
-                    return v.timestamp(f"{d.isoformat()}T{tod.isoformat()}", name, tz)
+            tzname = first(cells, tz_pos) if tz_pos else None
+            if tzname is not None:
+                try:
+                    tz = zone(str(tzname))
+                except ValueError as e:
+                    raise v.FieldError(name, str(e)) from None
+            t = first(cells, time_pos) if time_pos else None
+            if t is not None:
+                tod = v.time_of_day(t, name, excel=excel)
+                d = v.date(value, name, dayfirst, excel=excel)
+                return v.timestamp(f"{d.isoformat()}T{tod.isoformat()}", name, tz)
             return v.timestamp(value, name, tz, dayfirst=dayfirst, excel=excel)
+
+        def read(col: list[Any], name: str, rows: Sequence[Sequence[Any]]) -> ColumnOut:
+            out, bad = [], []
+            for i, (x, cells) in enumerate(zip(col, rows)):
+                try:
+                    out.append(one(x, name, cells))
+                except v.FieldError as e:
+                    out.append(None)
+                    bad.append((i, e))
+            return out, bad
 
         read.with_cells = True  # type: ignore[attr-defined]
         return read
 
+    def convert_batch(self, rows: Sequence[tuple[int, Sequence[Any], dict[str, Any] | None]]) -> "ConvertedBatch":
+        """Convert ``rows`` — ``(row number, cells, raw dict or None)`` each, cells in header
+        order (at least one per header) — into a :class:`ConvertedBatch`."""
+        if not rows:
+            return ConvertedBatch(self.columns, self.kinds, [], [[] for _ in self.columns], [], [], [])
+        cellrows = [r[1] for r in rows]
+        by_position = list(zip(*cellrows))
+        columns: list[list[Any]] = []
+        errors: dict[int, list[v.FieldError]] = {}
+        warned: list[tuple[int, str, Any, str]] = []
+        for name, positions, read, required in self.plan:
+            col = by_position[positions[0]] if len(positions) == 1 else [_first_filled(r, positions) for r in cellrows]
+            vals, bad = read(col, name, cellrows) if hasattr(read, "with_cells") else read(col, name)
+            for i, e in bad:
+                if required:
+                    errors.setdefault(i, []).append(e)
+                else:
+                    warned.append((i, name, col[i], e.message))
+            if required and None in vals:
+                failed_here = {i for i, _ in bad}
+                for i, x in enumerate(vals):
+                    if x is None and i not in failed_here:
+                        errors.setdefault(i, []).append(v.FieldError(name, "is required"))
+            columns.append(vals)
+        if self.with_raw:
+            headers = self.headers
+            columns.append([r[2] if r[2] is not None else dict(zip(headers, r[1])) for r in rows])
+        numbers = [r[0] for r in rows]
+        failed = [(rows[i][0], rows[i][1], v.RowError(errs)) for i, errs in sorted(errors.items())]
+        if errors:
+            keep = [i for i in range(len(rows)) if i not in errors]
+            columns = [[col[i] for i in keep] for col in columns]
+            numbers = [numbers[i] for i in keep]
+            cellrows = [cellrows[i] for i in keep]
+        warnings = [CellWarning(rows[i][0], name, value, msg) for i, name, value, msg in
+                    sorted(warned, key=lambda w: w[0]) if i not in errors]
+        return ConvertedBatch(self.columns, self.kinds, numbers, columns, cellrows, failed, warnings)
+
     def convert(self, row: int, cells: Sequence[Any], warnings: list[CellWarning],
                 raw: dict[str, Any] | None = None) -> list[Any]:
-        """One row's values in :attr:`columns` order (see the class docstring); ``raw``: the
-        row as a ``{header: cell}`` dict when the reader made one already."""
-        out: list[Any] = []
-        errors: list[v.FieldError] = []
-        n = len(cells)
-        blank = v.is_blank
-        for name, positions, fn, required, with_cells in self.plan:
-            value = None
-            for p in positions:
-                c = cells[p] if p < n else None
-                if not blank(c):
-                    value = c
-                    break
-            if value is None:
-                if required:
-                    errors.append(v.FieldError(name, "is required"))
-                out.append(None)
-                continue
-            try:
-                got = fn(value, name, cells) if with_cells else fn(value, name)
-            except v.FieldError as e:
-                if required:
-                    errors.append(e)
-                else:
-                    warnings.append(CellWarning(row, name, value, e.message))
-                got = None
-            else:
-                if got is None and required:
-                    errors.append(v.FieldError(name, "is required"))
-            out.append(got)
-        if errors:
-            raise v.RowError(errors)
-        if self.with_raw:
-            out.append(raw if raw is not None else self.raw(cells))
-        return out
+        """One row (see :meth:`convert_batch`): its values as a list in :attr:`columns`
+        order; its bad optional cells appended to ``warnings``. Raises
+        :class:`~.validate.RowError` when the row fails."""
+        got = self.convert_batch([(row, cells, raw)])
+        warnings.extend(got.warnings)
+        if got.failed:
+            raise got.failed[0][2]
+        return list(got.values()[0])
 
     def raw(self, cells: Sequence[Any]) -> dict[str, Any]:
         """``{header: cell}`` of a row as written (every header, mapped or not)."""
@@ -610,6 +750,44 @@ class RowConverter:
 
     def key_of(self, values: Sequence[Any]) -> tuple:
         return tuple(values[i] for i in self.key_index)
+
+
+@dataclass
+class ConvertedBatch:
+    """One batch converted by :meth:`RowConverter.convert_batch`, kept column by column.
+
+    ``names`` / ``kinds``: the converter's columns and their kinds; ``rows``: the row
+    numbers of the good rows; ``columns``: per column, the good rows' values (``None`` where
+    empty or a bad optional cell); ``cells``: the good rows' cells as read; ``failed``:
+    ``(row, cells, RowError)`` of the rows that fail (a key or required field missing or
+    unusable; ``str`` of the error is the reason); ``warnings``: the good rows' bad optional
+    cells (:class:`~.outcomes.CellWarning`), in row order.
+    """
+
+    names: list[str]
+    kinds: list[str]
+    rows: list[int]
+    columns: list[list[Any]]
+    cells: list[Sequence[Any]]
+    failed: list[tuple[int, Sequence[Any], v.RowError]]
+    warnings: list[CellWarning]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def values(self) -> list[tuple]:
+        """The good rows' values as tuples in ``names`` order."""
+        return list(zip(*self.columns)) if self.columns else [() for _ in self.rows]
+
+
+def _first_filled(cells: Sequence[Any], positions: tuple[int, ...]) -> Any:
+    """The first cell at ``positions`` that holds something (not None, not all spaces)."""
+    n = len(cells)
+    for p in positions:
+        c = cells[p] if p < n else None
+        if c is not None and (not isinstance(c, str) or c.strip()):
+            return c
+    return None
 
 
 def preview_cell(x: Any) -> str:
