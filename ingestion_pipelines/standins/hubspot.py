@@ -233,7 +233,7 @@ class Portal:
         rng = random.Random(seed)
         p._clock_ms = to_ms("2024-01-01T00:00:00Z")
         for obj, n in (("companies", companies), ("contacts", contacts), ("deals", deals), ("0-421", appointments)):
-            p.create(obj, n, rng=rng)
+            p.create(obj, n, rng=rng, historic=True)
         return p
 
     def now_ms(self) -> int:
@@ -241,8 +241,9 @@ class Portal:
         self._clock_ms = max(self._clock_ms + 1, int(time.time() * 1000))
         return self._clock_ms
 
-    def create(self, obj: str, n: int, rng: random.Random | None = None) -> list[int]:
-        """Create ``n`` generated records of type ``obj`` (with associations); returns their ids."""
+    def create(self, obj: str, n: int, rng: random.Random | None = None, historic: bool = False) -> list[int]:
+        """Create ``n`` generated records of type ``obj`` (with associations), created and
+        modified now (``historic``: at random times of 2024-2025); returns their ids."""
         obj = TYPES[obj]
         rng = rng or random.Random(self._next_id)
         ids = []
@@ -251,8 +252,11 @@ class Portal:
             for _ in range(n):
                 rid = self._next_id
                 self._next_id += rng.randint(1, 40)
-                created = base + rng.randint(0, 700 * 86_400_000)
-                updated = created + rng.randint(0, 30 * 86_400_000)
+                if historic:
+                    created = base + rng.randint(0, 700 * 86_400_000)
+                    updated = created + rng.randint(0, 30 * 86_400_000)
+                else:
+                    created = updated = self.now_ms()
                 props = self._generate(obj, rid, rng)
                 props[CREATED[obj]] = iso(created)
                 props[LASTMODIFIED[obj]] = iso(updated)

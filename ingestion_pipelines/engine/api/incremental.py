@@ -144,15 +144,17 @@ class StreamWriter:
         self._end(counts, watermark)
         return outs
 
-    def mark(self, keys: Sequence[Any], values: Mapping[str, Any], key: str = "id",
-             only_live: str | None = "_deleted_at") -> int:
-        """Positive evidence of deletion: ``UPDATE .. SET values WHERE key IN keys`` (and
-        ``only_live IS NULL``: a row marked already keeps its first mark), committed at once
-        and counted as ``deleted``; returns the rows marked."""
+    def mark(self, values: Mapping[str, Any], *, keys: Sequence[Any] = (), key: str = "id",
+             where: Any = None, only_live: str | None = "_deleted_at") -> int:
+        """Positive evidence of deletion: ``UPDATE .. SET values`` of the rows whose ``key`` is
+        in ``keys`` (or that match the SQL condition ``where``), and whose ``only_live`` column
+        is NULL (a row marked already keeps its first mark); committed at once, counted as
+        ``deleted``. Returns the rows marked."""
         assert self._conn is not None
         t, n = self.spec.table, 0
-        for i in range(0, len(keys), 500):
-            q = t.update().where(t.c[key].in_(list(keys[i:i + 500])))
+        conds = [where] if where is not None else [t.c[key].in_(list(keys[i:i + 500])) for i in range(0, len(keys), 500)]
+        for cond in conds:
+            q = t.update().where(cond)
             if only_live:
                 q = q.where(t.c[only_live].is_(None))
             n += self._conn.execute(q.values(**values)).rowcount or 0
