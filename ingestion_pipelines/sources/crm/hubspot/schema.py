@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ....engine.profiles import deleted_at_column, raw_column
-from ....engine.schema import audit_columns, natural_key_constraint
+from ....engine.schema import natural_key_constraint, record_columns
 from .api_streams import OBJECTS, ObjectStream
 
 metadata = sa.MetaData()
@@ -53,7 +52,7 @@ def _object_table(spec: ObjectStream) -> sa.Table:
         sa.Column("archived_at", TS, nullable=True, comment="archivedAt of a soft-deleted record"),
         sa.Column("merged_object_ids", sa.Text, nullable=True, comment="hs_merged_object_ids: ids merged into this record"),
         sa.Column("merged_into", sa.BigInteger, nullable=True, comment="the record this one was merged into"),
-        raw_column(), *audit_columns(), deleted_at_column(),
+        *record_columns(),
         natural_key_constraint(spec.table, "id"),
         comment=f"HubSpot {spec.name} (object {spec.object_type}) from the CRM API",
     )
@@ -73,7 +72,7 @@ hubspot_associations = sa.Table(
     sa.Column("to_id", sa.BigInteger, nullable=False),
     sa.Column("type_ids", sa.Text, nullable=True, comment="association type ids, ';'-separated"),
     sa.Column("labels", sa.Text, nullable=True, comment="association labels, ';'-separated"),
-    raw_column(), *audit_columns(), deleted_at_column(),
+    *record_columns(),
     natural_key_constraint("hubspot_associations", "from_object", "from_id", "to_object", "to_id"),
     comment="HubSpot associations (v4 batch read)",
 )
