@@ -279,6 +279,17 @@ def copy_lines(batch: ConvertedBatch) -> list[str]:
     return ["\t".join(t) for t in zip(*cols)]
 
 
+def _portable(batch: ConvertedBatch) -> list[tuple]:
+    """The batch's rows for dialects without a time-zone type (SQLite, MySQL: the driver
+    writes a datetime's wall time and drops its offset): aware datetimes in UTC, which is how
+    the loader reads a stored naive value back."""
+    cols = list(batch.columns)
+    for j, kind in enumerate(batch.kinds):
+        if kind == "datetime":
+            cols[j] = [x.astimezone(dt.timezone.utc) if x is not None and x.tzinfo is not None else x for x in cols[j]]
+    return list(zip(*cols)) if cols else []
+
+
 @contextlib.contextmanager
 def _quiet_gc() -> Iterator[None]:
     """Keep the cyclic garbage collector off the load's back: collect once, move the live heap
@@ -381,6 +392,8 @@ class _Load:
         got = self.conv.convert_batch(batch)
         for row, cells, err in got.failed:
             self._failed(row, cells, str(err))
+        for row, reason in got.skipped:
+            res.report.add(RowOutcome(row, Outcome.SKIPPED, error=reason))
         if got.warnings:
             res.report.add_warnings(got.warnings)
             self.files.warn(got.warnings)
@@ -388,7 +401,7 @@ class _Load:
         if room > 0:
             res.preview.extend({"row": row, **{c: x for c, x in zip(got.names, vals) if c != "raw"}}
                                for row, vals in zip(got.rows[:room], got.values()[:room]))
-        rows = list(zip(got.rows, copy_lines(got) if self.pg else got.values()))
+        rows = list(zip(got.rows, copy_lines(got) if self.pg else _portable(got)))
         self._settle()
         self.pending = (writer.submit(self._write, rows, res.rows_read), got)
 

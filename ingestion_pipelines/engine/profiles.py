@@ -48,33 +48,22 @@ from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 from ..settings import DATA_DIR
 from . import validate as v
 from .outcomes import CellWarning
-from .schema import audit_columns
+from .schema import JSON_TYPE, record_columns
 
-__all__ = ["CsvProfile", "Field", "FIELD_TYPES", "HeaderMap", "MissingColumnsError", "RowConverter",
-           "compact_header", "map_headers", "normalize_header", "raw_column", "deleted_at_column"]
+__all__ = ["ConvertedBatch", "CsvProfile", "Field", "FIELD_TYPES", "HeaderMap", "JSON_TYPE", "MissingColumnsError",
+           "RowConverter", "compact_header", "csv_metadata", "map_headers", "normalize_header", "raw_column"]
 
 #: The field types (see the module docstring).
 FIELD_TYPES = ("text", "integer", "decimal", "money", "boolean", "date", "datetime", "time", "phone",
                "email", "zip", "us_state", "json")
 
-#: A JSON column: JSONB on PostgreSQL (comparable, so an unchanged re-export stays unchanged).
-JSON_TYPE = sa.JSON().with_variant(JSONB(), "postgresql")
-
-
 def raw_column(name: str = "raw") -> sa.Column:
-    """The ``raw`` column of a CRM table (DESIGN.md §10): the record as the source wrote it,
-    JSON (JSONB on PostgreSQL)."""
-    return sa.Column(name, JSON_TYPE, nullable=True)
-
-
-def deleted_at_column() -> sa.Column:
-    """``_deleted_at`` (timestamp with time zone; NULL while the record exists at the source)."""
-    return sa.Column("_deleted_at", sa.DateTime(timezone=True), nullable=True)
+    """The ``raw`` column alone (the first of :func:`~.schema.record_columns`)."""
+    return record_columns(name)[0]
 
 
 @dataclass(frozen=True)
@@ -388,7 +377,7 @@ class CsvProfile:
                 cols = [sa.Column(f.name, f.sql_type(), primary_key=f.name in self.key,
                                   autoincrement=False, nullable=f.name not in self.key)
                         for f in self.fields if f.store]
-                t = sa.Table(name, md, *cols, raw_column(), *audit_columns(), deleted_at_column())
+                t = sa.Table(name, md, *cols, *record_columns())
             self._derived["table"] = t
         return t
 
@@ -407,7 +396,7 @@ class CsvProfile:
 #: Types whose normalised value is cached per distinct cell text (values repeat in exports:
 #: states, ZIPs, flags, dates; phones and emails are slow to validate).
 _CACHED = frozenset({"phone", "email", "zip", "us_state", "boolean", "date", "time", "integer", "money", "decimal"})
-_CACHE_MAX = 200_000
+_CACHE_MAX = 20_000  # entries per column: a memo of distinct values is cleared when full
 _US_TZ = {"EST": "America/New_York", "EDT": "America/New_York", "CST": "America/Chicago", "CDT": "America/Chicago",
           "MST": "America/Denver", "MDT": "America/Denver", "PST": "America/Los_Angeles",
           "PDT": "America/Los_Angeles", "AKST": "America/Anchorage", "AKDT": "America/Anchorage",
@@ -638,6 +627,10 @@ class RowConverter:
         kinds = {f.name: ("custom" if f.parse else f.type) for f in profile.fields}
         self.kinds = [kinds[c] for c in self.columns[:len(self.plan)]] + (["raw"] if self.with_raw else [])
         self.key_index = [self.columns.index(k) for k in profile.key]
+        table = profile.target
+        self.naive = [j for j, c in enumerate(self.columns[:len(self.plan)])
+                      if self.kinds[j] == "datetime" and isinstance(table.c[c].type, sa.DateTime)
+                      and not table.c[c].type.timezone]
 
     def _reader(self, f: Field) -> Any:
         """The column reader of field ``f``: ``read(column, name)`` -> :data:`ColumnOut`, or,
@@ -689,7 +682,8 @@ class RowConverter:
                     out.append(one(x, name, cells))
                 except v.FieldError as e:
                     out.append(None)
-                    bad.append((i, e))
+                    parts = [x, first(cells, time_pos) if time_pos else None, first(cells, tz_pos) if tz_pos else None]
+                    bad.append((i, e, " ".join(str(p) for p in parts if p is not None)))  # the cells read
             return out, bad
 
         read.with_cells = True  # type: ignore[attr-defined]
@@ -708,13 +702,13 @@ class RowConverter:
         for name, positions, read, required in self.plan:
             col = by_position[positions[0]] if len(positions) == 1 else [_first_filled(r, positions) for r in cellrows]
             vals, bad = read(col, name, cellrows) if hasattr(read, "with_cells") else read(col, name)
-            for i, e in bad:
+            for i, e, *shown in bad:
                 if required:
                     errors.setdefault(i, []).append(e)
                 else:
-                    warned.append((i, name, col[i], e.message))
+                    warned.append((i, name, shown[0] if shown else col[i], e.message))
             if required and None in vals:
-                failed_here = {i for i, _ in bad}
+                failed_here = {b[0] for b in bad}
                 for i, x in enumerate(vals):
                     if x is None and i not in failed_here:
                         errors.setdefault(i, []).append(v.FieldError(name, "is required"))
@@ -722,16 +716,30 @@ class RowConverter:
         if self.with_raw:
             headers = self.headers
             columns.append([r[2] if r[2] is not None else dict(zip(headers, r[1])) for r in rows])
-        numbers = [r[0] for r in rows]
+        for j in self.naive:  # a column without time zone keeps the wall time as written
+            columns[j] = [x.replace(tzinfo=None) if x is not None else None for x in columns[j]]
         failed = [(rows[i][0], rows[i][1], v.RowError(errs)) for i, errs in sorted(errors.items())]
-        if errors:
-            keep = [i for i in range(len(rows)) if i not in errors]
+        keep = [i for i in range(len(rows)) if i not in errors]
+        skipped = self._repeated_keys(rows, columns, keep)
+        if errors or skipped:
+            drop = {i for i, _ in skipped}
+            keep = [i for i in keep if i not in drop]
             columns = [[col[i] for i in keep] for col in columns]
-            numbers = [numbers[i] for i in keep]
-            cellrows = [cellrows[i] for i in keep]
         warnings = [CellWarning(rows[i][0], name, value, msg) for i, name, value, msg in
                     sorted(warned, key=lambda w: w[0]) if i not in errors]
-        return ConvertedBatch(self.columns, self.kinds, numbers, columns, cellrows, failed, warnings)
+        return ConvertedBatch(self.columns, self.kinds, [rows[i][0] for i in keep], columns,
+                              [cellrows[i] for i in keep], failed, warnings,
+                              [(rows[i][0], reason) for i, reason in skipped])
+
+    def _repeated_keys(self, rows: Sequence[tuple], columns: list[list[Any]], keep: list[int]) -> list[tuple[int, str]]:
+        """``(index, reason)`` of the rows among ``keep`` whose key appears again on a later
+        row of the batch: the later row wins (on every dialect alike)."""
+        keys = list(zip(*[columns[j] for j in self.key_index]))
+        last = {keys[i]: i for i in keep}
+        if len(last) == len(keep):
+            return []
+        return [(i, f"duplicate key {'/'.join(map(str, keys[i]))}: replaced by row {rows[last[keys[i]]][0]} "
+                    f"of the same batch") for i in keep if last[keys[i]] != i]
 
     def convert(self, row: int, cells: Sequence[Any], warnings: list[CellWarning],
                 raw: dict[str, Any] | None = None) -> list[Any]:
@@ -761,7 +769,10 @@ class ConvertedBatch:
     empty or a bad optional cell); ``cells``: the good rows' cells as read; ``failed``:
     ``(row, cells, RowError)`` of the rows that fail (a key or required field missing or
     unusable; ``str`` of the error is the reason); ``warnings``: the good rows' bad optional
-    cells (:class:`~.outcomes.CellWarning`), in row order.
+    cells (:class:`~.outcomes.CellWarning`), in row order; ``skipped``: ``(row, reason)`` of
+    rows whose key a later row of the batch repeats (the later row wins; not in ``rows``).
+    A datetime bound for a column without time zone (an existing table's) is its wall time
+    as written (tzinfo dropped).
     """
 
     names: list[str]
@@ -771,6 +782,7 @@ class ConvertedBatch:
     cells: list[Sequence[Any]]
     failed: list[tuple[int, Sequence[Any], v.RowError]]
     warnings: list[CellWarning]
+    skipped: list[tuple[int, str]] = dc_field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
