@@ -50,9 +50,9 @@ def _read_so_far(engine, since: dt.datetime) -> int:
 def _progress() -> Iterator[None]:
     """``hubspot: N records`` on standard error, updated from ``sync_history`` (records
     committed by the runs started since now) on a thread while the block runs."""
-    from ..resources.defaults import shared_resources
+    from ..resources.warehouse import WarehouseResource
 
-    engine = shared_resources()["warehouse"].engine
+    engine = WarehouseResource().engine  # WAREHOUSE_URL read now (the shared resource holds an EnvVar)
     since, stop = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), threading.Event()
 
     def watch() -> None:

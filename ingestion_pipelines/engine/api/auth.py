@@ -110,12 +110,12 @@ class OAuth2Refresh(Auth):
     refresh_margin_s: float = 300.0
     refreshes: int = 0
     _access: str | None = field(default=None, init=False)
-    _expires_at: float = field(default=0.0, init=False)
+    _refresh_at: float = field(default=0.0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def headers(self, method, url, body, client):
         with self._lock:
-            if self._access is None or time.monotonic() >= self._expires_at - self.refresh_margin_s:
+            if self._access is None or time.monotonic() >= self._refresh_at:
                 self._refresh(client)
             return {"Authorization": f"Bearer {self._access}"}
 
@@ -137,7 +137,9 @@ class OAuth2Refresh(Auth):
             raise AuthRefused(f"OAuth2 token endpoint failed: HTTP {resp.status_code} after retries")
         body = resp.json()
         self._access = body["access_token"]
-        self._expires_at = time.monotonic() + float(body.get("expires_in", 1800))
+        ttl = float(body.get("expires_in", 1800))
+        # refreshed ``refresh_margin_s`` early, but never later than half-way (a short-lived token)
+        self._refresh_at = time.monotonic() + ttl - min(self.refresh_margin_s, ttl / 2)
         if body.get("refresh_token"):
             self.refresh_token = body["refresh_token"]
         self.refreshes += 1
