@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ..resources.storage import BlobStore
 from .copytext import COPY_NULL, copy_escape, copy_value
@@ -43,6 +44,7 @@ from .outcomes import WARNING_COLUMNS, CellWarning, IngestReport, Outcome, RowOu
 from .profiles import ConvertedBatch, CsvProfile, HeaderMap, MissingColumnsError, RowConverter, map_headers, preview_cell
 from .readers import FileFormatError, iter_records
 from .result_files import ResultFileWriter, warnings_key
+from .schema import AUDIT_COLUMNS
 from .staged import StagedResult, StagedUpsert
 from .upsert import TableLoad
 
@@ -279,6 +281,16 @@ def copy_lines(batch: ConvertedBatch) -> list[str]:
     return ["\t".join(t) for t in zip(*cols)]
 
 
+def _not_comparable(conn: sa.Connection, table: sa.Table) -> frozenset[str]:
+    """The columns an unchanged row is not compared on: the audit columns, and on PostgreSQL
+    a plain ``json`` column (no equality operator; ``engine.schema.JSON_TYPE`` is JSONB there)."""
+    out = set(AUDIT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        out |= {c.name for c in table.c if isinstance(c.type.dialect_impl(conn.dialect), sa.JSON)
+                and not isinstance(c.type.dialect_impl(conn.dialect), JSONB)}
+    return frozenset(out)
+
+
 def _portable(batch: ConvertedBatch) -> list[tuple]:
     """The batch's rows for dialects without a time-zone type (SQLite, MySQL: the driver
     writes a datetime's wall time and drops its offset): aware datetimes in UTC, which is how
@@ -331,7 +343,7 @@ class _Load:
         self.on_batch, self.should_stop = on_batch, should_stop or (lambda: False)
         self.conv = RowConverter(profile, res.header_map)
         spec = TableLoad(profile.target, key=profile.key, preserve_on_blank=profile.preserve_on_blank,
-                         fill_only=profile.fill_only)
+                         fill_only=profile.fill_only, compare_exclude=_not_comparable(conn, profile.target))
         self.upsert = StagedUpsert(conn, spec, self.conv.columns, audit={"_source": res.uri, "_run_id": run_id},
                                    async_commit=not res.dry_run)
         self.pg = self.upsert.is_postgres

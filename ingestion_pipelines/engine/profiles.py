@@ -117,6 +117,11 @@ class Field:
         if (self.tz_field or self.time_field) and self.type != "datetime":
             raise ValueError(f"field {self.name!r}: tz_field / time_field are for datetime fields")
 
+    def spellings(self) -> tuple[str, ...]:
+        """The header spellings of this field in order of preference: its name, then its
+        aliases (or just the aliases when they list the name)."""
+        return self.aliases if self.name in self.aliases else (self.name, *self.aliases)
+
     def sql_type(self) -> Any:
         """The column type of a derived table (``column_type`` when given)."""
         if self.column_type is not None:
@@ -219,7 +224,7 @@ def map_headers(headers: Sequence[str], profile: "CsvProfile") -> HeaderMap:
             fname, rank = hit
             found.setdefault(fname, []).append((rank, pos))
     fields = {f.name: tuple(p for _, p in sorted(found[f.name])) for f in profile.fields if f.name in found}
-    missing = {f.name: (f.name, *f.aliases) for f in profile.fields
+    missing = {f.name: f.spellings() for f in profile.fields
                if (f.required or f.name in profile.key) and f.name not in fields}
     return HeaderMap(tuple(headers), fields, tuple(unmapped), missing)
 
@@ -352,8 +357,7 @@ class CsvProfile:
         if got is None:
             got = {}
             for f in self.fields:
-                spellings = f.aliases if f.name in f.aliases else (f.name, *f.aliases)
-                for rank, spelling in enumerate(spellings):
+                for rank, spelling in enumerate(f.spellings()):
                     k = compact_header(spelling)
                     if k in got and got[k][0] != f.name:
                         raise ValueError(f"{self.slug}: header {spelling!r} would map to both "
