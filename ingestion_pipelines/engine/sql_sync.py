@@ -35,15 +35,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from .load import BatchLoader, PendingRow, TableLoad
 from .outcomes import CellWarning, IngestReport, Outcome, RowOutcome
-from .schema import AUDIT_COLUMNS
+from .schema import AUDIT_COLUMNS, natural_key
 from .sync_state import StreamSync, Watermark, ensure_tables, read_watermark
 
 #: Warehouse columns that are bookkeeping, not source data.
@@ -91,14 +93,12 @@ class SqlStream:
         back = {w: s for s, w in self.renames.items()}
         return back.get(column, column)
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, ...]:
         """The warehouse key columns (the table's natural key)."""
-        from .schema import natural_key
-
         return natural_key(self.table)
 
-    @property
+    @cached_property
     def source_key(self) -> tuple[str, ...]:
         return tuple(self.source_column(k) for k in self.key)
 
@@ -148,86 +148,133 @@ class CellError(ValueError):
     """A source value the warehouse column cannot hold (the cell lands NULL with a warning)."""
 
 
-def _zero_date(v: str) -> bool:
-    return v.startswith("0000-00-00") or v.startswith("0000-00-00".replace("-", ""))
+def _zero_date(s: str) -> bool:
+    return s.startswith("0000-00-00") or s.startswith("00000000")
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v)
+
+
+def _datetime(v: Any) -> dt.datetime:
+    if type(v) is dt.datetime:
+        return v
+    if isinstance(v, dt.date):
+        return v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
+    s = _text(v)
+    if _zero_date(s):
+        raise CellError(f"zero date {s!r}")
+    try:
+        return dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise CellError(f"not a datetime: {s!r}") from None
+
+
+def _date(v: Any) -> dt.date:
+    if type(v) is dt.date:
+        return v
+    if isinstance(v, dt.datetime):
+        return v.date()
+    s = _text(v)
+    if _zero_date(s):
+        raise CellError(f"zero date {s!r}")
+    try:
+        return dt.date.fromisoformat(s[:10])
+    except ValueError:
+        raise CellError(f"not a date: {s!r}") from None
+
+
+_DAY = dt.timedelta(days=1)
+
+
+def _time(v: Any) -> dt.time:
+    if isinstance(v, dt.timedelta):  # pymysql's TIME
+        if not dt.timedelta(0) <= v < _DAY:
+            raise CellError(f"TIME {v} is not a time of day")
+        return (dt.datetime.min + v).time()
+    if isinstance(v, dt.time):
+        return v
+    try:
+        return dt.time.fromisoformat(_text(v))
+    except ValueError:
+        raise CellError(f"not a time: {v!r}") from None
+
+
+_TRUE, _FALSE = frozenset(("1", "true", "t", "yes", "y")), frozenset(("0", "false", "f", "no", "n", ""))
+
+
+def _bool(v: Any) -> bool:
+    if type(v) is int or type(v) is bool:
+        return bool(v)
+    if isinstance(v, bytes):  # BIT(1)
+        return any(v)
+    if isinstance(v, str):
+        t = v.strip().lower()
+        if t in _TRUE or t in _FALSE:
+            return t in _TRUE
+        raise CellError(f"not a boolean: {v!r}")
+    return bool(v)
+
+
+def _decimal(v: Any) -> decimal.Decimal:
+    if type(v) is decimal.Decimal:
+        return v
+    try:
+        return decimal.Decimal(_text(v).strip())
+    except decimal.InvalidOperation:
+        raise CellError(f"not a number: {v!r}") from None
+
+
+def _int(v: Any) -> int:
+    if type(v) is int:
+        return v
+    try:
+        return int(_text(v).strip())
+    except ValueError:
+        raise CellError(f"not an integer: {v!r}") from None
+
+
+def _str(v: Any) -> str:
+    return v if type(v) is str else _text(v)
+
+
+def converter(type_: sa.types.TypeEngine) -> Callable[[Any], Any]:
+    """The function that turns a non-NULL source value (as the driver returned it) into a value
+    of warehouse column type ``type_`` (see :func:`to_column`), chosen once per column."""
+    for kind, fn in ((sa.DateTime, _datetime), (sa.Date, _date), (sa.Time, _time), (sa.Boolean, _bool),
+                     (sa.Integer, _int)):
+        if isinstance(type_, kind):
+            return fn
+    if isinstance(type_, sa.Numeric) and not isinstance(type_, sa.Float):
+        return _decimal
+    return _str
 
 
 def to_column(v: Any, type_: sa.types.TypeEngine) -> Any:
-    """``v`` as the source driver returned it, as a value of warehouse column type ``type_``.
-    Raises :class:`CellError` (with the reason) for a zero date, an out-of-range ``TIME`` or a
-    text that does not parse."""
-    if v is None:
-        return None
-    if isinstance(type_, sa.DateTime):
-        if isinstance(v, dt.datetime):
-            return v
-        if isinstance(v, dt.date):
-            return dt.datetime(v.year, v.month, v.day)
-        s = v.decode() if isinstance(v, bytes) else str(v)
-        if _zero_date(s):
-            raise CellError(f"zero date {s!r}")
-        try:
-            return dt.datetime.fromisoformat(s)
-        except ValueError:
-            raise CellError(f"not a datetime: {s!r}") from None
-    if isinstance(type_, sa.Date):
-        if isinstance(v, dt.datetime):
-            return v.date()
-        if isinstance(v, dt.date):
-            return v
-        s = v.decode() if isinstance(v, bytes) else str(v)
-        if _zero_date(s):
-            raise CellError(f"zero date {s!r}")
-        try:
-            return dt.date.fromisoformat(s[:10])
-        except ValueError:
-            raise CellError(f"not a date: {s!r}") from None
-    if isinstance(type_, sa.Time):
-        if isinstance(v, dt.time):
-            return v
-        if isinstance(v, dt.timedelta):
-            if not dt.timedelta(0) <= v < dt.timedelta(days=1):
-                raise CellError(f"TIME {v} is not a time of day")
-            return (dt.datetime.min + v).time()
-        try:
-            return dt.time.fromisoformat(str(v))
-        except ValueError:
-            raise CellError(f"not a time: {v!r}") from None
-    if isinstance(type_, sa.Boolean):
-        if isinstance(v, bytes):  # BIT(1)
-            return any(v)
-        if isinstance(v, str):
-            if v.strip().lower() in ("1", "true", "t", "yes", "y"):
-                return True
-            if v.strip().lower() in ("0", "false", "f", "no", "n", ""):
-                return False
-            raise CellError(f"not a boolean: {v!r}")
-        return bool(v)
-    if isinstance(type_, sa.Numeric) and not isinstance(type_, (sa.Float,)):
-        try:
-            return v if isinstance(v, decimal.Decimal) else decimal.Decimal(str(v).strip())
-        except decimal.InvalidOperation:
-            raise CellError(f"not a number: {v!r}") from None
-    if isinstance(type_, sa.Integer):
-        if isinstance(v, int):
-            return v
-        try:
-            return int(str(v).strip())
-        except ValueError:
-            raise CellError(f"not an integer: {v!r}") from None
-    if isinstance(v, bytes):
-        return v.decode("utf-8", errors="replace")
-    return v if isinstance(v, str) else str(v)
+    """``v`` as the source driver returned it, as a value of warehouse column type ``type_``:
+    ``DATETIME``/``DATE`` text (SQLite) parsed, ``TIME`` (a ``timedelta``) a time of day,
+    ``DECIMAL`` a ``Decimal``, ``tinyint(1)``/``BIT(1)``/text flags a bool, bytes UTF-8 text.
+    Raises :class:`CellError` (with the reason) for a zero date, a ``TIME`` outside one day or
+    a text that does not parse."""
+    return None if v is None else converter(type_)(v)
+
+
+def _raw_default(v: Any) -> Any:
+    return v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v)
 
 
 def raw_value(v: Any) -> Any:
     """``v`` as JSON keeps it: numbers and text as they are, everything else (dates, times,
-    decimals) as the source's text form, bytes as UTF-8 (replacing what is not)."""
+    decimals) as the source's text form (``str``), bytes as UTF-8 (replacing what is not)."""
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    if isinstance(v, bytes):
-        return v.decode("utf-8", errors="replace")
-    return str(v)
+    return _raw_default(v)
+
+
+def raw_json(names: Sequence[str], row: Sequence[Any]) -> str:
+    """The record ``row`` (values in the order of ``names``) as JSON text, the way
+    :func:`raw_value` writes each value (one C-level ``json.dumps``; non-ASCII kept as is)."""
+    return json.dumps(dict(zip(names, row)), default=_raw_default, ensure_ascii=False)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -242,11 +289,13 @@ def _after(cols: Sequence[sa.ColumnElement], last: Sequence[Any]) -> sa.ColumnEl
 
 def keyset_rows(conn: sa.Connection, src: sa.TableClause, order: Sequence[str], *, where: Sequence = (),
                 page_size: int = 50_000, batch_size: int = 1000, limit: int | None = None,
-                ) -> Iterator[list[sa.RowMapping]]:
-    """Batches (lists of row mappings) of ``src`` in ``order`` (a unique ordering: the cursor
-    then the key, or the key), read in keyset pages of ``page_size`` on a server-side cursor;
-    at most ``limit`` rows. The source transaction ends after every page."""
+                ) -> Iterator[list[sa.Row]]:
+    """Batches (lists of rows: tuples in the column order of ``src``) of ``src`` in ``order``
+    (a unique ordering: the cursor then the key, or the key), read in keyset pages of
+    ``page_size`` on a server-side cursor (``yield_per``), at most ``limit`` rows. The source
+    transaction ends after every page, so no snapshot is held for the whole table."""
     cols = [src.c[c] for c in order]
+    pos = [list(src.c.keys()).index(c) for c in order]
     last: list[Any] | None = None
     left = limit
     while left is None or left > 0:
@@ -257,9 +306,9 @@ def keyset_rows(conn: sa.Connection, src: sa.TableClause, order: Sequence[str], 
         got = 0
         try:
             res = conn.execution_options(yield_per=batch_size).execute(q)
-            for part in res.mappings().partitions():
+            for part in res.partitions():
                 got += len(part)
-                last = [part[-1][c] for c in order]
+                last = [part[-1][i] for i in pos]
                 yield part
         finally:
             conn.rollback()
@@ -335,6 +384,24 @@ def _details(result: SyncResult) -> dict[str, Any]:
                             for f in rep.failures[:20]]}
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How one source row becomes a pending row: ``names`` (the columns selected, in order),
+    ``cols`` (``(warehouse column, position, converter, source name)`` of each column read),
+    ``key`` (positions of the warehouse key columns in ``cols``), ``raw_text`` (PostgreSQL:
+    ``raw`` as JSON text for COPY, else a dict)."""
+
+    names: tuple[str, ...]
+    cols: tuple[tuple[str, int, Callable[[Any], Any], str], ...]
+    key: tuple[str, ...]
+    raw_text: bool
+
+
+def _plan(src: sa.TableClause, stream: SqlStream, cols: list[tuple[str, str, Any]], raw_text: bool) -> _Plan:
+    names = tuple(src.c.keys())
+    return _Plan(names, tuple((w, names.index(s), converter(t), s) for w, s, t in cols), stream.key, raw_text)
+
+
 def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncOptions, src: sa.TableClause,
          cols: list[tuple[str, str, Any]], result: SyncResult, run_id: str | None, log: Any,
          should_stop: Callable[[], bool], on_batch) -> None:
@@ -351,35 +418,28 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
     else:
         order = list(stream.source_key)
         log.info(f"{stream.source_table}: full scan of {src.name}")
-    key_types = [stream.table.c[k].type for k in stream.key]
-    loader_spec = TableLoad(stream.table)
-    audit = {"_source": result.source, "_run_id": run_id}
-    top: Watermark | None = None  # full mode: the largest cursor seen
+    plan = _plan(src, stream, cols, warehouse.dialect.name == "postgresql")
+    cursor_w = next((w for w, _i, _c, s in plan.cols if s == stream.cursor), None)
+    top: tuple[Any, Any] | None = None  # (cursor, key) of the last row with the largest cursor
     lineno = 0
     with source.connect() as sconn, warehouse.connect() as wconn:
-        loader = BatchLoader(wconn, loader_spec, audit)
+        loader = BatchLoader(wconn, TableLoad(stream.table), {"_source": result.source, "_run_id": run_id})
         stopped = False
         for batch in keyset_rows(sconn, src, order, where=where, page_size=opts.page_size,
                                  batch_size=opts.batch_size, limit=opts.max_records):
             pending, failed = [], []
             for row in batch:
                 lineno += 1
-                item = _convert(row, lineno, stream, cols, key_types, rep)
+                item = _convert(row, lineno, plan, rep)
                 (failed if isinstance(item, RowOutcome) else pending).append(item)
             outs = loader.load(pending) + failed
             rep.extend(outs)
-            last = batch[-1]
             wm = None
-            if stream.cursor:
-                cur = _cursor_value(last.get(stream.cursor))
-                if result.mode == "incremental":
-                    wm = Watermark.of(cur, _key_text(last, stream.source_key))
+            if cursor_w is not None:
+                if result.mode == "incremental":  # rows come in cursor order: the last one is the largest
+                    wm = Watermark.of(*_top(pending[-1:], cursor_w, plan.key, None)) if pending else None
                 else:
-                    for r in batch:
-                        c = _cursor_value(r.get(stream.cursor))
-                        w = Watermark.of(c, _key_text(r, stream.source_key)) if c is not None else None
-                        if w is not None and (top is None or w.sort_key() > top.sort_key()):
-                            top = w
+                    top = _top(pending, cursor_w, plan.key, top)
             sync.commit_batch(wconn, _counts(outs, len(batch)), wm)
             if not opts.dry_run:
                 wconn.commit()
@@ -389,31 +449,28 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
                 stopped = True
                 log.warning(f"{stream.source_table}: stopping (run terminated); committed batches stay")
                 break
-        read = sync.counts["rows_read"]
         result.stopped = stopped
-        result.complete = not stopped and (opts.max_records is None or read < opts.max_records)
+        result.complete = not stopped and (opts.max_records is None or sync.counts["rows_read"] < opts.max_records)
         if result.complete and result.mode == "full":
             if opts.source_table and opts.source_table != stream.source_table:
                 log.info(f"{stream.source_table}: read from {opts.source_table}; no rows marked deleted")
             else:
-                result.deleted = _mark_deleted(source, warehouse, wconn, stream, src, result.source, key_types)
-            sync.commit_batch(wconn, {"deleted": result.deleted}, top)
+                result.deleted = _mark_deleted(source, warehouse, wconn, stream, src, result.source)
+            sync.commit_batch(wconn, {"deleted": result.deleted}, Watermark.of(*top) if top else None)
         if opts.dry_run:
             wconn.rollback()
         else:
             wconn.commit()
 
 
-def _cursor_value(v: Any) -> Any:
-    """A cursor value for the watermark: a datetime, or None for NULL / zero dates."""
-    try:
-        return to_column(v, sa.DateTime())
-    except CellError:
-        return None
-
-
-def _key_text(row: Mapping[str, Any], key: Sequence[str]) -> Any:
-    return row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)
+def _top(rows: Sequence[PendingRow], cursor: str, key: tuple[str, ...], top: tuple | None) -> tuple | None:
+    """``(cursor value, key)`` of the row with the largest cursor among ``top`` and ``rows``
+    (in key order: a tie goes to the later row); NULL cursors are skipped."""
+    for r in rows:
+        c = r.values.get(cursor)
+        if c is not None and (top is None or c >= top[0]):
+            top = (c, r.values[key[0]] if len(key) == 1 else tuple(r.values[k] for k in key))
+    return top
 
 
 def _counts(outs: Sequence[RowOutcome], read: int) -> dict[str, int]:
@@ -425,53 +482,51 @@ def _counts(outs: Sequence[RowOutcome], read: int) -> dict[str, int]:
     return c
 
 
-def _convert(row: Mapping[str, Any], lineno: int, stream: SqlStream, cols: list[tuple[str, str, Any]],
-             key_types: list, rep: IngestReport) -> PendingRow | RowOutcome:
+def _convert(row: Sequence[Any], lineno: int, plan: _Plan, rep: IngestReport) -> PendingRow | RowOutcome:
     """One source row as a :class:`PendingRow` (typed values, ``raw``, ``_deleted_at`` NULL);
     a bad optional cell lands NULL with a warning; a bad or NULL key fails the row."""
-    raw = {k: raw_value(v) for k, v in row.items()}
     values: dict[str, Any] = {}
-    for w, s, t in cols:
-        v = row.get(s)
+    for w, i, conv, s in plan.cols:
+        v = row[i]
+        if v is None:
+            values[w] = None
+            continue
         try:
-            values[w] = to_column(v, t)
+            values[w] = conv(v)
         except CellError as e:
-            if w in stream.key:
-                return RowOutcome(lineno, Outcome.FAILED, key=v, error=f"{s}: {e}", record=raw)
+            if w in plan.key:
+                return RowOutcome(lineno, Outcome.FAILED, key=v, error=f"{s}: {e}",
+                                  record=dict(zip(plan.names, map(raw_value, row))))
             rep.warn(CellWarning(lineno, s, raw_value(v), str(e)))
             values[w] = None
-    key = tuple(values.get(k) for k in stream.key)
-    if None in key:
-        return RowOutcome(lineno, Outcome.FAILED, key=key, error="NULL key", record=raw)
+    raw: Any = (raw_json(plan.names, row) if plan.raw_text
+                else {k: raw_value(v) for k, v in zip(plan.names, row)})
+    if any(values[k] is None for k in plan.key):
+        return RowOutcome(lineno, Outcome.FAILED, key=tuple(values[k] for k in plan.key), error="NULL key", record=raw)
     values["raw"] = raw
     values["_deleted_at"] = None
     return PendingRow(lineno, values, raw)
 
 
 def _mark_deleted(source: sa.Engine, warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream,
-                  src: sa.TableClause, source_label: str, key_types: list) -> int:
+                  src: sa.TableClause, source_label: str) -> int:
     """After a completed full scan: set ``_deleted_at`` on the warehouse rows written from
     ``source_label`` (``_source``) whose key the source no longer has. Both key lists are
     streamed in key order and merged (memory stays flat). Returns the rows marked."""
-    t, key = stream.table, stream.key
-    skey = stream.source_key
-
-    def src_keys() -> Iterator[tuple]:
-        for batch in keyset_rows(sconn, sa.table(src.name, *[sa.column(k) for k in skey]), skey, batch_size=10_000,
-                                 page_size=500_000):
-            for r in batch:
-                yield tuple(to_column(r[k], kt) for k, kt in zip(skey, key_types))
-
+    t, key, skey = stream.table, stream.key, stream.source_key
+    convs = [converter(t.c[k].type) for k in key]
+    keys_only = sa.table(src.name, *[sa.column(k) for k in skey])
     missing: list[tuple] = []
     with source.connect() as sconn, warehouse.connect() as rconn:
+        src_keys = (tuple(c(v) for c, v in zip(convs, r)) for batch in
+                    keyset_rows(sconn, keys_only, skey, batch_size=10_000, page_size=500_000) for r in batch)
         q = (sa.select(*[t.c[k] for k in key]).where(t.c._deleted_at.is_(None), t.c._source == source_label)
              .order_by(*[t.c[k] for k in key]))
-        wh = (tuple(r) for r in rconn.execution_options(yield_per=10_000).execute(q))
-        s_it = src_keys()
-        s = next(s_it, None)
-        for w in wh:
+        s = next(src_keys, None)
+        for w in rconn.execution_options(yield_per=10_000).execute(q):
+            w = tuple(w)
             while s is not None and s < w:
-                s = next(s_it, None)
+                s = next(src_keys, None)
             if s != w:
                 missing.append(w)
     now = dt.datetime.now(dt.timezone.utc)

@@ -28,8 +28,10 @@ def _type(table: str, column: str, type_: sa.types.TypeEngine) -> sa.types.TypeE
         return sa.String(100).with_variant(mysql.VARCHAR(100, charset="latin1"), "mysql")
     if isinstance(type_, sa.BigInteger):
         return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    if isinstance(type_, sa.DateTime):  # SQLite: text as MySQL prints it (so a zero date fits)
-        return sa.DateTime().with_variant(sa.String(26), "sqlite")
+    if isinstance(type_, sa.DateTime):
+        # MySQL: plain DATETIME as Genius has it (Dagster's own storage makes sa.DateTime compile to
+        # DATETIME(6) on MySQL once it is imported); SQLite: text as MySQL prints it (a zero date fits)
+        return sa.DateTime().with_variant(mysql.DATETIME(), "mysql").with_variant(sa.String(26), "sqlite")
     return type_
 
 
