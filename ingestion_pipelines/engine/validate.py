@@ -256,12 +256,30 @@ except ImportError:  # pragma: no cover
 _SPECIAL_SUFFIXES = tuple("." + d for d in _SPECIAL_DOMAINS)
 
 
+# The same with letters beyond ASCII in the local part (José@, zoë.smith@: SMTPUTF8, which
+# email-validator allows by default and normalizes to NFC): only letters (categories L*),
+# already in NFC, within 64 UTF-8 bytes; the domain stays ASCII.
+_INTL_EMAIL = re.compile(
+    r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})")
+
+
+def _intl_local_ok(local: str) -> bool:
+    return (len(local.encode()) <= 64 and unicodedata.is_normalized("NFC", local)
+            and all(ch.isascii() or unicodedata.category(ch)[0] == "L" for ch in local))
+
+
 def plain_email(s: str) -> str | None:
-    """The normalized form :func:`email` gives a plain ASCII address (``s`` stripped), or
-    None when email-validator itself must decide. Never a different answer from the library
-    (a fast path, not a second validator)."""
-    m = _PLAIN_EMAIL.fullmatch(s)
-    if m is None or len(s) > 254 or s.index("@") > 64 or "--" in m.group(1):
+    """The normalized form :func:`email` gives a plain address (``s`` stripped): ASCII, or
+    with letters beyond ASCII in its local part; None when email-validator itself must
+    decide. Never a different answer from the library (a fast path, not a second validator)."""
+    if s.isascii():
+        m = _PLAIN_EMAIL.fullmatch(s)
+    else:
+        m = _INTL_EMAIL.fullmatch(s)
+        if m is not None and not _intl_local_ok(s[: s.index("@")]):
+            return None
+    if m is None or len(s.encode()) > 254 or s.index("@") > 64 or "--" in m.group(1):
         return None
     domain = m.group(1).lower()
     if domain in _SPECIAL_DOMAINS or domain.endswith(_SPECIAL_SUFFIXES):
@@ -317,12 +335,13 @@ _REASONS = {
 
 _FLOAT_DIGITS = re.compile(r"^\d{5,}\.0+$")
 # A North American number written the usual ways — 2133734253, (213) 373-4253, 213.373.4253,
-# 1-213-373-4253, +1 213 373 4253 — with a NANP area code and exchange ([2-9]xx): for these,
+# 1-213-373-4253, +1 213 373 4253, optionally "x12" / "ext. 12" — with a NANP area code and
+# exchange ([2-9]xx): for these,
 # with a NANP default region, phonenumbers' answer is known (possible; E.164 "+1" + the ten
 # digits). Tested against phonenumbers on its own vectors (testdata/validation-vectors/phone).
 _NANP_FAST = frozenset({"US", "CA"})
-_NANP_PLAIN = re.compile(r"(?:\+?1[ .\-]?)?\(?([2-9]\d{2})\)?[ .\-]?([2-9]\d{2})[ .\-]?(\d{4})")
-_NANP_PLAIN = re.compile(_NANP_PLAIN.pattern + r"\Z")
+_NANP_PLAIN = re.compile(r"(?:\+?1[ .\-]?)?\(?([2-9]\d{2})\)?[ .\-]?([2-9]\d{2})[ .\-]?(\d{4})"
+                         r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?\Z", re.I)  # (E.164 drops an extension)
 
 
 def nanp_e164(s: str) -> str | None:
