@@ -218,20 +218,36 @@ def load_csv(warehouse: Any, store: BlobStore, profile: CsvProfile, location: st
     if not (dry_run or force_refresh):
         with warehouse.engine.connect() as conn:
             if already_loaded(conn, source=profile.ledger_source, uri=loc.uri, sha256=res.sha256):
-                res.status, res.seconds = "skipped", time.monotonic() - started
-                return res
+                res.status = "skipped"
+    records = _open_mapped(loc, profile, res) if res.status != "skipped" else None
+    if res.status == "failed" and not dry_run:
+        with warehouse.engine.begin() as conn:
+            record_file(conn, **ledger, status="failed", run_id=run_id, error=(res.error or "")[:2000])
+    if records is not None:
+        _load_records(warehouse, store, records, res, run_id, preview_rows, on_batch, should_stop, ledger)
+    res.seconds = time.monotonic() - started
+    return res
+
+
+def _open_mapped(loc: Location, profile: CsvProfile, res: CsvLoadResult):
+    """The file's records with ``res.header_map`` set, or None with ``res`` failed (the file
+    cannot be read, or lacks a required column)."""
     try:
         records = _open(loc, profile)
         res.encoding, res.delimiter = records.encoding, records.delimiter
         res.header_map = map_headers(records.columns or [], profile)
         res.header_map.check(f"{loc.name}: ")
+        return records
     except (FileFormatError, MissingColumnsError, UnicodeError) as e:
         res.status, res.error = "failed", str(e)
-        if not dry_run:
-            with warehouse.engine.begin() as conn:
-                record_file(conn, **ledger, status="failed", run_id=run_id, error=str(e)[:2000])
-        res.seconds = time.monotonic() - started
-        return res
+        return None
+
+
+def _load_records(warehouse: Any, store: BlobStore, records, res: CsvLoadResult, run_id: str | None,
+                  preview_rows: int, on_batch, should_stop, ledger: dict) -> None:
+    """The batches of an opened file, then its result files; on an error the ledger says
+    ``failed`` (with the error) and the error propagates."""
+    profile, dry_run = res.profile, res.dry_run
     files = _ResultFiles(list(res.header_map.headers), enabled=not dry_run)
     try:
         with records, warehouse.engine.connect() as conn, _quiet_gc():
@@ -246,8 +262,6 @@ def load_csv(warehouse: Any, store: BlobStore, profile: CsvProfile, location: st
                 record_file(conn, **ledger, status="failed", run_id=run_id, rows_read=res.rows_read,
                             error=f"{type(e).__name__}: {e}"[:2000])
         raise
-    res.seconds = time.monotonic() - started
-    return res
 
 
 _TEXT_KINDS = frozenset({"text", "phone", "email", "zip", "us_state"})
