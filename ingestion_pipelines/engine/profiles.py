@@ -760,9 +760,6 @@ class RowConverter:
         """``{header: cell}`` of a row as written (every header, mapped or not)."""
         return dict(zip(self.headers, cells))
 
-    def key_of(self, values: Sequence[Any]) -> tuple:
-        return tuple(values[i] for i in self.key_index)
-
 
 @dataclass
 class ConvertedBatch:
