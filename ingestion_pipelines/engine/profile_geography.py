@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetChecksDefinition, AssetKey, MetadataValue, asset_check
 
+from .profile_assets import profile_asset_key
 from .profiles import CsvProfile
 
 #: The reference table, by name (the HubSpot CSV profile's derived table): only what is read.
@@ -97,7 +98,7 @@ def zip_state_check(profile: CsvProfile, zip_field: str, state_field: str, *, ex
         if f not in table.c:
             raise ValueError(f"{profile.slug}: {f!r} is not a column of {table.name}")
 
-    @asset_check(asset=AssetKey(list(profile.asset_path)), name="zip_state_known",
+    @asset_check(asset=profile_asset_key(profile), name="zip_state_known",
                  additional_deps=[ZIP_REFERENCE_ASSET], blocking=False, required_resource_keys={"warehouse"},
                  description=f"{table.name}: every {zip_field} is a ZIP of hubspot_zipcodes and {state_field} "
                              "agrees with that ZIP's state (WARN; examples listed).")
