@@ -16,7 +16,7 @@ when the engine is first built (through ``EnvVar.get_value``), so a command that
 raises :class:`dagster.Failure` naming the variables to set. The password never appears in
 logs or metadata: :meth:`MySQLResource.display_url` hides it.
 
-The engine: ``pool_pre_ping`` (a connection the server closed is replaced, not handed out),
+The engine: temporal values arrive as the server's text (:func:`text_temporals`); ``pool_pre_ping`` (a connection the server closed is replaced, not handed out),
 ``pool_recycle`` 1 h; MySQL sessions are ``utf8mb4``, ``READ ONLY`` and get a long
 ``net_write_timeout`` (a streamed read waits while the warehouse writes a batch); SQLite
 connections are ``query_only``.
@@ -92,13 +92,26 @@ class MySQLResource(ConfigurableResource):
         return f"{u.get_backend_name()}://{u.host}:{u.port or 3306}/{u.database}"
 
 
+def text_temporals() -> dict:
+    """pymysql's conversions, except that ``DATETIME``, ``TIMESTAMP``, ``DATE`` and ``TIME``
+    arrive as the server's text (``2025-06-01 12:00:00``, ``08:30:00``, a zero date as
+    ``0000-00-00 00:00:00``): the reader types them by the warehouse column
+    (:func:`ingestion_pipelines.engine.sql_sync.to_column`, C-level ``fromisoformat``; measured
+    ~3x cheaper than pymysql's regex parsing) and keeps the source's own text in ``raw``."""
+    from pymysql.constants import FIELD_TYPE
+    from pymysql.converters import conversions
+
+    return {k: v for k, v in conversions.items()
+            if k not in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.DATE, FIELD_TYPE.TIME)}
+
+
 def source_engine(url: sa.URL | str) -> sa.Engine:
     """A pooled, read-only engine for source ``url`` (see the module docstring)."""
     u = sa.engine.make_url(url)
     backend = u.get_backend_name()
     if backend == "mysql":
         engine = sa.create_engine(u, pool_pre_ping=True, pool_recycle=3600, pool_size=2, max_overflow=2,
-                                  connect_args={"init_command": MYSQL_INIT, "charset": "utf8mb4"})
+                                  connect_args={"init_command": MYSQL_INIT, "charset": "utf8mb4", "conv": text_temporals()})
     elif backend == "sqlite":
         from pathlib import Path
 
