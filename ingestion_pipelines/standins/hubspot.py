@@ -92,8 +92,10 @@ def iso(ms: int) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=1 << 20)
 def to_ms(v: str) -> int:
-    """Epoch ms from a filter value: digits (epoch ms) or ISO-8601."""
+    """Epoch ms from a filter value: digits (epoch ms) or ISO-8601 (cached: every search
+    compares the same stored values again)."""
     s = str(v).strip()
     if s.lstrip("-").isdigit():
         return int(s)
@@ -576,6 +578,23 @@ def _matches(value: str | None, f: dict, kind: str) -> bool:
     return {"EQ": x == y, "NEQ": x != y, "GT": x > y, "GTE": x >= y, "LT": x < y, "LTE": x <= y}.get(op, False)
 
 
+_OPS = {"EQ": lambda x, y: x == y, "NEQ": lambda x, y: x != y, "GT": lambda x, y: x > y,
+        "GTE": lambda x, y: x >= y, "LT": lambda x, y: x < y, "LTE": lambda x, y: x <= y}
+
+
+def _compile(f: dict, obj: str, kinds: dict[str, str]):
+    """A test ``record -> bool`` for one search filter: the last-modified time and the id are
+    read from the record's own fields (every search filters on them); others by :func:`_matches`."""
+    name, op = f.get("propertyName"), f.get("operator", "EQ")
+    if op in _OPS and name in (LASTMODIFIED[obj], "hs_object_id"):
+        cmp, y = _OPS[op], (to_ms(f.get("value")) if name != "hs_object_id" else int(float(f.get("value"))))
+        if name == "hs_object_id":
+            return lambda r: cmp(r.id, y)
+        return lambda r: cmp(r.updated_ms, y)
+    kind = kinds.get(name, "string")
+    return lambda r: _matches(str(r.id) if name == "hs_object_id" else r.properties.get(name), f, kind)
+
+
 @_guarded(search=True)
 def search_objects(portal: Portal, request: Request, body: bytes) -> Response:
     obj, req, lim = _obj(request), _json_body(body), portal.limits
@@ -589,15 +608,12 @@ def search_objects(portal: Portal, request: Request, body: bytes) -> Response:
                       "VALIDATION_ERROR")
     kinds = portal.property_types(obj)
     visible_before = portal.now_ms() - lim.index_lag_ms
+    tests = [[_compile(f, obj, kinds) for f in g.get("filters") or []] for g in groups]
 
     def keep(rec: Record) -> bool:
         if lim.index_lag_ms and rec.updated_ms > visible_before:
             return False
-        if not groups:
-            return True
-        return any(all(_matches(str(rec.id) if f["propertyName"] == "hs_object_id" else rec.properties.get(f["propertyName"]),
-                                f, kinds.get(f["propertyName"], "string")) for f in g.get("filters") or [])
-                   for g in groups)
+        return not tests or any(all(t(rec) for t in g) for g in tests)
 
     found = [r for r in portal.live[obj].values() if keep(r)]
     if sorts:
@@ -607,7 +623,11 @@ def search_objects(portal: Portal, request: Request, body: bytes) -> Response:
         kind = kinds.get(name, "string")
 
         def sort_key(r: Record):
-            v = str(r.id) if name == "hs_object_id" else r.properties.get(name)
+            if name == LASTMODIFIED[obj]:
+                return (0, r.updated_ms, r.id)
+            if name == "hs_object_id":
+                return (0, r.id, r.id)
+            v = r.properties.get(name)
             if v in (None, ""):
                 return (1, 0, r.id)
             return (0, to_ms(v) if kind == _DATETIME else float(v) if kind == "number" else str(v), r.id)

@@ -2,7 +2,7 @@
 
 * :mod:`.client` — :class:`Endpoint` (an endpoint spec as data), :class:`ApiClient` (the one
   request loop: budget, auth, retries with urllib3 ``Retry``, errors never empty pages),
-  :class:`Page`, :class:`ApiError`, :class:`QuotaExhausted`.
+  :class:`Page`, :class:`ApiError`, :class:`QuotaExhausted`, :func:`prefetch` (read ahead on a thread).
 * :mod:`.auth` — :class:`BearerToken`, :class:`ApiKeyHeader`, :class:`HttpBasic`,
   :class:`OAuth2Refresh`, :class:`SignedHeader`; :class:`AuthRefused`.
 * :mod:`.paginators` — :class:`JsonCursor`, :class:`NextLink`, :class:`AtomNext`,
@@ -15,11 +15,11 @@
 
 from .auth import ApiKeyHeader, Auth, AuthRefused, BearerToken, HttpBasic, OAuth2Refresh, SignedHeader
 from .budget import RateBudget
-from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, default_retry
+from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, default_retry, prefetch
 from .incremental import Plan, StreamWriter, Windows, full_watermark, plan
 from .paginators import AfterId, AtomNext, JsonCursor, NextLink, Offset, PageNumber, Paginator, Request, dig
 
 __all__ = ["AfterId", "ApiClient", "ApiError", "ApiKeyHeader", "AtomNext", "Auth", "AuthRefused", "BearerToken",
            "Endpoint", "HttpBasic", "JsonCursor", "NextLink", "OAuth2Refresh", "Offset", "Page", "PageNumber",
            "Paginator", "Plan", "QuotaExhausted", "RateBudget", "Request", "SignedHeader", "StreamWriter", "Windows",
-           "default_retry", "dig", "full_watermark", "plan"]
+           "default_retry", "dig", "full_watermark", "plan", "prefetch"]

@@ -266,3 +266,50 @@ def _detail(resp: requests.Response) -> str:
         parts = [str(body[k]) for k in ("category", "policyName", "message") if body.get(k)]
         return "; ".join(parts)[:300]
     return str(body)[:200]
+
+
+def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``items`` (e.g. :meth:`ApiClient.pages`) read ahead on a thread, at most ``depth`` items
+    ahead: the next page's request overlaps the writing of this one, so a sync runs at the pace
+    of the slower of the two (the API's limit) rather than of their sum. An exception of
+    ``items`` is raised here, at the point the failed item would have come; closing this
+    generator early (``break``) stops the reader after the item it is on."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def reader() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((done, exc))
+
+    t = threading.Thread(target=reader, daemon=True, name="api-prefetch")
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.05)

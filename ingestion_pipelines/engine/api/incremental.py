@@ -7,8 +7,9 @@
   cursor it read, but never past the time the read started (a full listing is in id order,
   not cursor order, so a record changed behind the reader has a cursor below later ones).
   A full read commits no watermark before it completes; a killed one leaves the old watermark.
-* :class:`Windows` — time windows of a cursor range, halved while a query over one holds
-  more than a cap of results (HubSpot search: 10,000).
+* :class:`Windows` — time windows of a cursor range, split while a query over one holds
+  more than a cap of results (HubSpot search: 10,000): halved, or resumed after what a
+  first page already gave.
 * :class:`StreamWriter` — one stream's writes: each batch upserted through
   :class:`~ingestion_pipelines.engine.load.BatchLoader` and its counts and watermark committed
   by :meth:`StreamSync.commit_batch` in the same transaction (dry run: rolled back), and
@@ -72,6 +73,13 @@ class Windows:
 
     def pop(self) -> tuple[int, int] | None:
         return self.pending.pop(0) if self.pending else None
+
+    def resume(self, window: tuple[int, int], lo: int) -> None:
+        """The part of ``window`` from ``lo`` on is read next (its lower part was read from
+        a first page: records ascending, so a window over the cap advances page by page
+        without wasting the page that told its total)."""
+        self.pending.insert(0, (lo, window[1]))
+        self.splits += 1
 
     def split(self, window: tuple[int, int]) -> bool:
         """Halve ``window`` and queue both halves first; False when it is one millisecond."""

@@ -33,6 +33,7 @@ its state saved; a terminated run stops between pages (``partial``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from pydantic import Field
 from ....engine import validate as v
 from ....engine.api import (
     ApiClient, ApiError, AuthRefused, BearerToken, OAuth2Refresh, QuotaExhausted, RateBudget, StreamWriter,
-    Windows, default_retry, full_watermark, plan,
+    Windows, default_retry, full_watermark, plan, prefetch,
 )
 from ....engine.load import PendingRow, TableLoad
 from ....engine.outcomes import CellWarning, Outcome, RowOutcome
@@ -138,29 +139,30 @@ def _is_daily(resp) -> bool:
 
 def parse_time(value: Any) -> dt.datetime | None:
     """HubSpot times: ISO-8601 (``2026-02-25T16:23:49.023Z``) or epoch milliseconds."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     s = str(value)
     if s.isdigit():
         return dt.datetime.fromtimestamp(int(s) / 1000, dt.timezone.utc)
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(s)  # 3.11+: reads the trailing Z
 
 
-def _typed(kind: str, value: Any, name: str) -> Any:
-    if kind == "text":
-        return value if value not in ("",) else None
-    if kind == "email":
-        return v.email(value, name)
-    if kind == "phone":
-        return v.phone(value, name)
-    if kind == "timestamp":
-        try:
-            return parse_time(value)
-        except ValueError:
-            raise v.FieldError(name, f"not a timestamp: {value!r}") from None
-    if kind == "decimal":
-        return v.decimal(value, name)
-    return v.integer(value, name)
+def _timestamp(value: Any, name: str) -> dt.datetime | None:
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise v.FieldError(name, f"not a timestamp: {value!r}") from None
+
+
+_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
+    "text": lambda value, name: None if value == "" else value, "email": v.email, "phone": v.phone,
+    "timestamp": _timestamp, "decimal": v.decimal, "integer": v.integer}
+
+
+@functools.lru_cache(maxsize=None)
+def _plan(spec: ObjectStream) -> tuple[tuple[str, str, Callable[[Any, str], Any]], ...]:
+    """(column, property, converter) of each typed column of ``spec``, built once."""
+    return tuple((c.name, c.source, _CONVERTERS[c.kind]) for c in spec.columns)
 
 
 def to_row(spec: ObjectStream, record: dict, line: int, warnings: list[CellWarning]) -> PendingRow:
@@ -169,16 +171,20 @@ def to_row(spec: ObjectStream, record: dict, line: int, warnings: list[CellWarni
     without a numeric id."""
     props = record.get("properties") or {}
     values: dict[str, Any] = {"id": int(record["id"])}
-    for c in spec.columns:
+    for name, prop, convert in _plan(spec):
+        raw = props.get(prop)
+        if raw is None:
+            values[name] = None
+            continue
         try:
-            values[c.name] = _typed(c.kind, props.get(c.source), c.source)
+            values[name] = convert(raw, prop)
         except v.FieldError as e:
-            values[c.name] = None
-            warnings.append(CellWarning(line, c.source, props.get(c.source), str(e)))
+            values[name] = None
+            warnings.append(CellWarning(line, prop, raw, str(e)))
+    archived_at = parse_time(record.get("archivedAt"))
     values.update(created_at=parse_time(record.get("createdAt")), updated_at=parse_time(record.get("updatedAt")),
-                  archived_at=parse_time(record.get("archivedAt")),
-                  merged_object_ids=props.get("hs_merged_object_ids") or None, raw=record,
-                  _deleted_at=parse_time(record.get("archivedAt")) if record.get("archived") else None)
+                  archived_at=archived_at, merged_object_ids=props.get("hs_merged_object_ids") or None, raw=record,
+                  _deleted_at=archived_at if record.get("archived") else None)
     return PendingRow(line, values, record)
 
 
@@ -251,22 +257,31 @@ def _between(prop: str, lo: int, hi: int) -> list[dict]:
 def search_pages(client: ApiClient, res: HubspotResource, spec: ObjectStream, props: list[str], lo: int, hi: int,
                  stats: SearchStats) -> Iterator[list[dict]]:
     """Pages of records with ``lo <= last-modified <= hi`` (epoch ms), in ascending
-    last-modified order (module docstring, step 3)."""
+    last-modified order (module docstring, step 3). A window over the cap is split at the
+    last time of its first page: that page's earlier records are kept (ascending order: none
+    is missing below it) and the window resumes at that time; a window whose first page is one
+    millisecond is split into that millisecond (read by id when it alone is over the cap) and
+    the rest."""
     windows, lm = Windows.of(lo, hi), spec.lastmodified
     path = {"object": spec.object_type}
     while (w := windows.pop()) is not None:
         body = {"filterGroups": _between(lm, *w), "sorts": [{"propertyName": lm, "direction": "ASCENDING"}],
                 "properties": props, "limit": res.search_page}
-        for attempt in range(3):
+        for _attempt in range(3):
             pages = client.pages(SEARCH, path, json=body)
             first = next(pages)
             total = int(first.body.get("total") or 0)
             if total > res.search_cap:
-                if windows.split(w):
-                    stats.splits += 1
-                else:
+                stats.splits += 1
+                _split_over_cap(windows, w, first.records, lm, stats)
+                if w[0] == w[1]:
                     stats.by_id += 1
                     yield from _search_by_id(client, res, spec, props, w[0])
+                else:
+                    last = _ms(parse_time(first.records[-1]["properties"][lm]))
+                    below = [r for r in first.records if _ms(parse_time(r["properties"][lm])) < last]
+                    if below:
+                        yield below
                 break
             stats.windows += 1
             seen: set[str] = set()
@@ -276,6 +291,17 @@ def search_pages(client: ApiClient, res: HubspotResource, spec: ObjectStream, pr
             if len(seen) >= total:
                 break
             stats.rereads += 1
+
+
+def _split_over_cap(windows: Windows, w: tuple[int, int], records: list[dict], lm: str, stats: SearchStats) -> None:
+    """Queue what is left of window ``w`` after its first page ``records`` (see :func:`search_pages`)."""
+    if w[0] == w[1]:
+        return  # one millisecond: the caller reads it by id
+    last = _ms(parse_time(records[-1]["properties"][lm]))
+    if last > w[0]:
+        windows.resume(w, last)
+    else:  # the whole page is the window's first millisecond
+        windows.pending[:0] = [(w[0], w[0]), (w[0] + 1, w[1])]
 
 
 def _chain(first, rest):
@@ -363,7 +389,7 @@ def sync_object(engine: sa.Engine, res: HubspotResource, client: ApiClient, spec
                 pages = search_pages(client, res, spec, props, _ms(p.start), _ms(started) + CLOCK_SKEW_MS, stats)
             max_seen: dt.datetime | None = None
             complete = True
-            for records in pages:
+            for records in prefetch(pages):
                 if opts.limit and line >= opts.limit:
                     complete = False
                     break
@@ -435,7 +461,7 @@ def _sync_archived(writer: StreamWriter, client: ApiClient, spec: ObjectStream, 
     ``raw`` keeps what it had); returns the records newly marked deleted."""
     wanted = sorted({c.source for c in spec.columns} | {"hs_merged_object_ids", spec.lastmodified})
     before = writer.deleted
-    for records in list_pages(client, spec, property_chunks(res.url, spec, wanted, res.url_limit), archived=True):
+    for records in prefetch(list_pages(client, spec, property_chunks(res.url, spec, wanted, res.url_limit), archived=True)):
         warnings: list[CellWarning] = []
         rows = []
         for r in records:
