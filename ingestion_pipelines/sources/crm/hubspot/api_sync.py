@@ -11,9 +11,11 @@ One object stream per run step (:func:`sync_object`):
    (the largest last-modified time read, never past the listing's start).
 3. **Incremental**: search on the last-modified property (``lastmodifieddate`` for contacts,
    ``hs_lastmodifieddate`` otherwise) ascending, in time windows from the watermark minus the
-   lookback to now; a window whose ``total`` passes the search cap is halved until it fits
-   (a one-millisecond window over the cap is read by ``hs_object_id`` ascending instead:
-   the id tie-break); each page is committed with the watermark of its last record. A
+   lookback to now; a window whose ``total`` passes the search cap is split at the last time
+   of its first page (the page's earlier records are kept, the window resumes at that time:
+   no request wasted), and a millisecond that alone holds more than the cap is read by
+   ``hs_object_id`` ascending (the id tie-break, keyset: no offset, no cap); each page is
+   committed with the watermark of its last record. A
    window that yields fewer distinct records than its ``total`` (records moved out of it
    while it was paged, shifting the offsets) is read once more.
 4. **Archived**: the ``archived=true`` listing; each record lands with ``_deleted_at`` =
