@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
@@ -237,8 +238,8 @@ class ApiClient:
         resp = self.send(req.method, req.url, params=req.params or None, json=req.json, budget=req.budget,
                          ok=endpoint.ok)
         try:
-            body = resp.json()
-        except ValueError:
+            body = orjson.loads(resp.content)  # ~2x faster than json: pages of 100-200 records
+        except orjson.JSONDecodeError:
             raise ApiError(req.method, urlsplit(req.url).path, resp.status_code, "answer is not JSON") from None
         records = dig(body, endpoint.records) if endpoint.records else body
         if records is None and resp.status_code == 404 and 404 in endpoint.ok:
