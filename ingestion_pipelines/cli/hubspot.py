@@ -124,7 +124,8 @@ DEMO_PORTAL = {"contacts": 300, "companies": 40, "deals": 60, "appointments": 80
 def _demo() -> list:
     """Start the HubSpot stand-in on a free loopback port in this process, sync every stream
     from it with ``hubspot_all`` (``HUBSPOT_BASE_URL`` / ``HUBSPOT_ACCESS_TOKEN`` point at it for
-    this run only), stop it."""
+    these runs only), change a few contacts (10 touched, 2 archived, 1 merged) and sync the
+    contacts again (incremental: exactly those), stop it."""
     from ..launch import launch
     from ..standins import hubspot as standin
 
@@ -133,7 +134,12 @@ def _demo() -> list:
     with standin.serve(portal) as server:
         os.environ.update(HUBSPOT_BASE_URL=server.url, HUBSPOT_ACCESS_TOKEN=standin.DEFAULT_TOKEN)
         try:
-            return [launch(names.ALL_JOB, run_config(), tags={"demo": "true"})]
+            first = launch(names.ALL_JOB, run_config(), tags={"demo": "true"})
+            ids = sorted(portal.live["contacts"])  # then some changes, and an incremental run
+            portal.touch("contacts", ids[:10], same_ms=True)
+            portal.archive("contacts", ids[10:12])
+            portal.merge("contacts", ids[20], ids[21])
+            return [first, launch(names.job("contacts"), run_config(), tags={"demo": "true"})]
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -142,4 +148,5 @@ def _demo() -> list:
                     os.environ[k] = v
 
 
-DEMO_STEPS = [DemoStep("hubspot: sync a small portal from the HubSpot stand-in (local HTTP server, offline)", _demo)]
+DEMO_STEPS = [DemoStep("hubspot: sync a small portal from the HubSpot stand-in (local HTTP server, offline), "
+                       "then its changes incrementally", _demo)]
