@@ -24,6 +24,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from ...engine.asset_metadata import file_link, table_metadata, warehouse_kind
 from ...engine.landing import resolve_location
 from ...engine.runs import run_terminating
 from ...resources.http import HttpClient
@@ -38,6 +39,9 @@ ENTITIES = AssetKey([GROUP, "entities"])
 ROLES = AssetKey([GROUP, "entity_roles"])
 SOCIAL = AssetKey([GROUP, "social_media_accounts"])
 DEFAULT_FIXTURE = str(DATA_DIR / "artists" / "artists_fixture.json")
+#: Shown on every asset of the source (filterable in the UI's catalog).
+TAGS = {"seed": "000", "ingestion/method": "file"}
+WAREHOUSE = warehouse_kind()
 
 
 class ArtistsImportConfig(Config):
@@ -71,9 +75,11 @@ def _preview(res: ImportResult) -> str:
 @multi_asset(
     specs=[
         AssetSpec(ENTITIES, group_name=GROUP, description="Artists and companies (entities) imported from a seed-000 JSON fixture, with their profile photos.",
-                  kinds={"sql"}),
-        AssetSpec(ROLES, group_name=GROUP, deps=[ENTITIES], description="Roles of each entity (artist, producer, label, ...), with the is_internal flag.", kinds={"sql"}),
-        AssetSpec(SOCIAL, group_name=GROUP, deps=[ENTITIES], description="Social media accounts of each entity, with follower counts.", kinds={"sql"}),
+                  kinds={"json", WAREHOUSE}, tags=TAGS, metadata=table_metadata(entities)),
+        AssetSpec(ROLES, group_name=GROUP, deps=[ENTITIES], description="Roles of each entity (artist, producer, label, ...), with the is_internal flag.",
+                  kinds={"json", WAREHOUSE}, tags=TAGS, metadata=table_metadata(entity_roles)),
+        AssetSpec(SOCIAL, group_name=GROUP, deps=[ENTITIES], description="Social media accounts of each entity, with follower counts.",
+                  kinds={"json", WAREHOUSE}, tags=TAGS, metadata=table_metadata(social_media_accounts)),
     ],
     name="artists_import",
     can_subset=False,
@@ -108,8 +114,8 @@ def artists_import(context: AssetExecutionContext, config: ArtistsImportConfig, 
             "photos_downloaded": res.photos["downloaded"], "photos_reused": res.photos["reused"],
             "photos_failed": res.photos["failed"], "photos_skipped": res.photos["skipped"],
             "phones_kept_as_typed": res.phone_not_e164,
-            "failed_rows_file": res.failed_rows_file or "",
-            "failed_fixture_file": res.failed_fixture_file or "",
+            "failed_rows_file": file_link(res.failed_rows_file),
+            "failed_fixture_file": file_link(res.failed_fixture_file),
             **res.entities.warnings_metadata(res.warnings_file),
             "preview": MetadataValue.md(_preview(res)),
         },
@@ -125,7 +131,8 @@ class ArtistsExportConfig(Config):
     internal_only: bool = Field(default=False, description="Only entities with an internal role (is_internal=true).")
 
 
-@asset(key=AssetKey([GROUP, "fixture_export"]), group_name=GROUP, deps=[ENTITIES, ROLES, SOCIAL], kinds={"json"})
+@asset(key=AssetKey([GROUP, "fixture_export"]), group_name=GROUP, deps=[ENTITIES, ROLES, SOCIAL], kinds={"json", WAREHOUSE},
+       tags=TAGS)
 def fixture_export(context: AssetExecutionContext, config: ArtistsExportConfig, warehouse: WarehouseResource,
                    blob_store: BlobStore) -> MaterializeResult:
     """A seed-000 JSON fixture of the entities (ids, roles, social accounts, stored photo URLs)."""
@@ -142,7 +149,7 @@ def fixture_export(context: AssetExecutionContext, config: ArtistsExportConfig, 
     else:
         uri = blob_store.put_bytes(out, data, content_type="application/json")
     context.log.info(f"exported {len(fixture)} entities to {uri}")
-    return MaterializeResult(metadata={"entities": len(fixture), "output": uri, "internal_only": config.internal_only,
+    return MaterializeResult(metadata={"entities": len(fixture), "output": file_link(uri), "internal_only": config.internal_only,
                                        "dagster/row_count": len(fixture), "bytes": len(data)})
 
 
@@ -154,7 +161,7 @@ class MediaUploadConfig(Config):
     dry_run: bool = Field(default=False, description="List what would be uploaded; change nothing.")
 
 
-@asset(key=AssetKey([GROUP, "media_upload"]), group_name=GROUP, deps=[ENTITIES], kinds={"s3"})
+@asset(key=AssetKey([GROUP, "media_upload"]), group_name=GROUP, deps=[ENTITIES], kinds={"s3", WAREHOUSE}, tags=TAGS)
 def media_upload(context: AssetExecutionContext, config: MediaUploadConfig, warehouse: WarehouseResource,
                  blob_store: BlobStore) -> MaterializeResult:
     """Locally stored profile photos moved to S3 (STORAGE_URL=s3://...), entities repointed."""

@@ -1,10 +1,11 @@
-"""Definitions of the artists source (group ``artists``): assets, checks, jobs, sensor."""
+"""Definitions of the artists source (group ``artists``): assets, checks, jobs, sensor, schedule."""
 
 from dagster import Definitions
 
 from .assets import artists_import, fixture_export, media_upload
 from .checks import CHECKS
 from .jobs import JOBS
+from .schedules import artists_export_schedule
 from .sensors import artists_fixture_sensor
 
 defs = Definitions(
@@ -12,4 +13,5 @@ defs = Definitions(
     asset_checks=CHECKS,
     jobs=JOBS,
     sensors=[artists_fixture_sensor],
+    schedules=[artists_export_schedule],
 )

@@ -26,6 +26,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from ...engine.asset_metadata import file_link, table_metadata, warehouse_kind
 from ...engine.landing import resolve_location, sha256_of
 from ...engine.ledger import record_file
 from ...engine.outcomes import IngestReport, ProgressLogger
@@ -51,6 +52,9 @@ def key(name: str) -> AssetKey:
 CSV_KEY, CLIENTS_KEY, VENDORS_KEY = key("campaign_csv"), key("clients"), key("vendors")
 GROUPS_KEY, CAMPAIGNS_KEY = key("campaign_groups"), key("spotify_campaigns")
 SFA_KEY, PLAYLISTS_KEY, REPORT_KEY = key("sfa_urls"), key("campaign_playlists"), key("integrity_report")
+#: Shown on every asset of the source (filterable in the UI's catalog).
+TAGS = {"seed": "002", "ingestion/method": "file"}
+WAREHOUSE = warehouse_kind()
 
 
 class CampaignCsvConfig(Config):
@@ -113,12 +117,17 @@ def _warnings(store: BlobStore, run_id: str, name: str, rep: IngestReport) -> di
 @multi_asset(
     name="campaigns_sync",
     specs=[
-        AssetSpec(CSV_KEY, group_name=GROUP, description="The campaign CSV parsed and normalised (statuses, emails, money, dates, track ids)."),
-        AssetSpec(CLIENTS_KEY, group_name=GROUP, deps=[CSV_KEY], description="Clients, unique by normalised name, with their emails merged into a list."),
-        AssetSpec(VENDORS_KEY, group_name=GROUP, deps=[CSV_KEY], description="Vendors running the campaigns, unique by normalised name."),
-        AssetSpec(GROUPS_KEY, group_name=GROUP, deps=[CLIENTS_KEY], description="Campaign groups: campaigns sold as one that cover several songs."),
+        AssetSpec(CSV_KEY, group_name=GROUP, description="The campaign CSV parsed and normalised (statuses, emails, money, dates, track ids).",
+                  kinds={"csv"}, tags=TAGS),
+        AssetSpec(CLIENTS_KEY, group_name=GROUP, deps=[CSV_KEY], description="Clients, unique by normalised name, with their emails merged into a list.",
+                  kinds={"csv", WAREHOUSE}, tags=TAGS, metadata=table_metadata(clients)),
+        AssetSpec(VENDORS_KEY, group_name=GROUP, deps=[CSV_KEY], description="Vendors running the campaigns, unique by normalised name.",
+                  kinds={"csv", WAREHOUSE}, tags=TAGS, metadata=table_metadata(vendors)),
+        AssetSpec(GROUPS_KEY, group_name=GROUP, deps=[CLIENTS_KEY], description="Campaign groups: campaigns sold as one that cover several songs.",
+                  kinds={"csv", WAREHOUSE}, tags=TAGS, metadata=table_metadata(campaign_groups)),
         AssetSpec(CAMPAIGNS_KEY, group_name=GROUP, deps=[CLIENTS_KEY, VENDORS_KEY, GROUPS_KEY],
-                  description="Spotify campaigns, one per song, matched by name or track URL and linked to client, vendor and group."),
+                  description="Spotify campaigns, one per song, matched by name or track URL and linked to client, vendor and group.",
+                  kinds={"csv", WAREHOUSE}, tags=TAGS, metadata=table_metadata(spotify_campaigns)),
     ],
 )
 def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, warehouse: WarehouseResource,
@@ -153,14 +162,14 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
     header = parsed.columns
     failed_uri = _failed_file(blob_store, context.run_id, "campaign_csv", res.reports["spotify_campaigns"], header)
     warned = _warnings(blob_store, context.run_id, "campaign_csv", res.reports["spotify_campaigns"])
-    common = {"csv": loc.uri, "dry_run": config.dry_run}
+    common = {"csv": file_link(loc.uri), "dry_run": config.dry_run}
 
     by_status = parsed.by_status()
     yield MaterializeResult(asset_key=CSV_KEY, metadata={
         **common, "dagster/row_count": parsed.rows_read, "rows_read": parsed.rows_read,
         "campaign_songs": len(parsed.songs), "failed": len(parsed.failed), "skipped": len(parsed.duplicates),
         "missing_columns": ", ".join(parsed.missing_columns) or "none",
-        "failed_rows_file": failed_uri, **warned,
+        "failed_rows_file": file_link(failed_uri), **warned,
         "preview": MetadataValue.md("| status | campaign songs |\n|---|---:|\n"
                                     + "\n".join(f"| {s} | {n} |" for s, n in by_status.items())),
         **{f"status_{s.lower()}": n for s, n in by_status.items()},
@@ -172,14 +181,14 @@ def campaigns_sync(context: AssetExecutionContext, config: CampaignCsvConfig, wa
         extra = {"in warehouse, not in this CSV (kept)": res.not_in_csv} if name == "spotify_campaigns" else None
         yield MaterializeResult(asset_key=k, metadata={
             **common, **_counts(rep), "dagster/row_count": warehouse.count(table),
-            "failed_rows_file": failed_uri if name == "spotify_campaigns" else "",
+            "failed_rows_file": file_link(failed_uri if name == "spotify_campaigns" else ""),
             **(warned if name == "spotify_campaigns" else {}),
             "preview": _preview(name, rep, extra),
             **({"not_in_csv": res.not_in_csv} if name == "spotify_campaigns" else {}),
         })
 
 
-@asset(key=SFA_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY])
+@asset(key=SFA_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY], kinds={"spotify", WAREHOUSE}, tags=TAGS)
 def sfa_urls(context: AssetExecutionContext, config: SfaConfig, warehouse: WarehouseResource,
              spotify: SpotifyResource, blob_store: BlobStore) -> MaterializeResult:
     """Spotify for Artists URLs resolved from each Active/Complete campaign's track (resumable; hand-entered URLs kept)."""
@@ -206,7 +215,7 @@ def sfa_urls(context: AssetExecutionContext, config: SfaConfig, warehouse: Wareh
     return MaterializeResult(metadata={
         "dagster/row_count": int(with_sfa or 0), "candidates": res.candidates, "updated": len(res.resolved),
         "inserted": 0, "unchanged": 0, "skipped": 0, "failed": len(res.unresolved), "dry_run": config.dry_run, "stopped": res.stopped,
-        "failed_rows_file": unresolved_uri, "preview": MetadataValue.md("\n".join(md)),
+        "failed_rows_file": file_link(unresolved_uri), "preview": MetadataValue.md("\n".join(md)),
     })
 
 
@@ -226,7 +235,8 @@ def _scraped_files(config: PlaylistsConfig, store: BlobStore):
             yield obj.uri, store.get_bytes(obj.key)
 
 
-@asset(key=PLAYLISTS_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY])
+@asset(key=PLAYLISTS_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY], kinds={"json", WAREHOUSE}, tags=TAGS,
+       metadata=table_metadata(campaign_playlists))
 def campaign_playlists_asset(context: AssetExecutionContext, config: PlaylistsConfig, warehouse: WarehouseResource,
                              blob_store: BlobStore) -> MaterializeResult:
     """Playlist placements with 28-day/7-day/12-month streams from scraped JSON files, matched to campaigns by track id."""
@@ -250,11 +260,12 @@ def campaign_playlists_asset(context: AssetExecutionContext, config: PlaylistsCo
     return MaterializeResult(metadata={
         **_counts(rep), "dagster/row_count": warehouse.count(campaign_playlists), "dry_run": config.dry_run,
         "files": res.files, "files_unmatched": len(res.unmatched), "bad_files": len(res.bad_files),
-        "campaigns_matched": res.campaigns, "failed_rows_file": failed_uri, **warned, "preview": MetadataValue.md(md),
+        "campaigns_matched": res.campaigns, "failed_rows_file": file_link(failed_uri), **warned, "preview": MetadataValue.md(md),
     })
 
 
-@asset(key=REPORT_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY, SFA_KEY, PLAYLISTS_KEY, CLIENTS_KEY, VENDORS_KEY])
+@asset(key=REPORT_KEY, group_name=GROUP, deps=[CAMPAIGNS_KEY, SFA_KEY, PLAYLISTS_KEY, CLIENTS_KEY, VENDORS_KEY],
+       kinds={WAREHOUSE}, tags=TAGS)
 def integrity_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """The campaign data integrity report (counts, coverage, orphans, invalid statuses, duplicates) as Markdown."""
     warehouse.setup(metadata)

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, 
 from dagster import DagsterExecutionInterruptedError, DagsterRunStatus
 from pydantic import Field
 
+from ...engine.asset_metadata import file_link, warehouse_kind
 from ...engine.runs import run_terminating
 from ...resources.storage import BlobStore
 from ...resources.warehouse import WarehouseResource
@@ -53,7 +54,8 @@ def _preview(o: ImportOutcome) -> str:
     return "\n".join(lines)
 
 
-@asset(key=IMPORT_JOB_KEY, group_name="imports", kinds={"python", "sql"})
+@asset(key=IMPORT_JOB_KEY, group_name="imports", kinds={"csv", "xlsx", warehouse_kind()},
+       tags={"seed": "003", "ingestion/method": "file"})
 def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehouse: WarehouseResource,
                blob_store: BlobStore) -> MaterializeResult:
     """Imports one file row by row through an importer's handler, tracking live progress in import_jobs and writing success/failed result files."""
@@ -83,8 +85,8 @@ def import_job(context: AssetExecutionContext, config: ImportFileConfig, warehou
         "unchanged": o.outcomes.get("unchanged", 0),
         "skipped": o.outcomes.get("skipped", 0),
         "failed": o.failure_count,
-        "failed_rows_file": o.failed_file["uri"] if o.failed_file else "",
-        "success_file": o.success_file["uri"] if o.success_file else "",
+        "failed_rows_file": file_link(o.failed_file["uri"] if o.failed_file else ""),
+        "success_file": file_link(o.success_file["uri"] if o.success_file else ""),
         **o.warnings.warnings_metadata(o.warnings_file["uri"] if o.warnings_file else ""),
         "elapsed_s": round(o.elapsed, 3),
         "preview": MetadataValue.md(_preview(o)),

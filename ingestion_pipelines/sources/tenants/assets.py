@@ -25,6 +25,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from ...engine.asset_metadata import file_link, table_metadata, warehouse_kind
 from ...engine.landing import resolve_location, sha256_of
 from ...engine.ledger import record_file
 from ...engine.load import LoadRun, PendingRow, RowInvalid, TableLoad
@@ -41,6 +42,11 @@ from .records import ENTITIES, REFS, TENANT_ID_RE
 
 tenant_partitions = DynamicPartitionsDefinition(name=PARTITIONS)
 TENANTS_KEY = AssetKey([GROUP, "tenants"])
+#: Shown on every asset of the source (filterable in the UI's catalog).
+TAGS = {"seed": "001", "ingestion/method": "file"}
+WAREHOUSE = warehouse_kind()
+#: The run tag naming a per-tenant run's tenant (its partition key is the bare id).
+TENANT_NAME_TAG = "ingestion/tenant_name"
 
 
 class LoadTenantsConfig(Config):
@@ -101,15 +107,31 @@ def _letter_code(cells: RowCells, rec: dict[str, str], column: str, length: int)
 
 
 def _preview(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    """A Markdown table of ``rows`` (``cols`` in order); a ``file`` column shows the file's
+    name (its full URI is in the failed-rows file), other cells their first 160 characters."""
     if not rows:
         return "_no failed rows_"
+
+    def cell(col: str, value: Any) -> str:
+        text = str(value if value is not None else "")
+        text = text.rsplit("/", 1)[-1] if col == "file" else text[:160]
+        return text.replace("|", "\\|").replace("\n", " ")
+
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    body = "".join("| " + " | ".join(str(r.get(c, ""))[:80].replace("|", "\\|").replace("\n", " ") for c in cols) + " |\n"
-                   for r in rows)
-    return head + body
+    return head + "".join("| " + " | ".join(cell(c, r.get(c)) for c in cols) + " |\n" for r in rows)
 
 
-@asset(key=TENANTS_KEY, group_name=GROUP, kinds={"python", "sql"})
+def _partitions_md(names: dict[str, str], new: set[str], first: int = 50) -> str:
+    """Tenant id (the partition key) beside its name, new partitions marked, as Markdown."""
+    lines = ["| partition (tenant_id) | name | |", "|---|---|---|"]
+    lines += [f"| {tid} | {name.replace('|', '/')} | {'new' if tid in new else ''} |"
+              for tid, name in sorted(names.items())[:first]]
+    if len(names) > first:
+        lines.append(f"\n… and {len(names) - first} more")
+    return "\n".join(lines)
+
+
+@asset(key=TENANTS_KEY, group_name=GROUP, kinds={"csv", WAREHOUSE}, tags=TAGS, metadata=table_metadata(schema.tenants))
 def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse: WarehouseResource,
             blob_store: BlobStore) -> MaterializeResult:
     """Loads tenants.csv into the tenants table and registers each tenant as a partition."""
@@ -120,6 +142,7 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
     # numbers, and a ragged row reported as a failed row instead of being padded or cut.
     header: list[str] = []
     valid: dict[int, str] = {}  # row number -> tenant id, for rows that passed validation
+    names: dict[str, str] = {}  # tenant id -> name, for the partitions table in the metadata
     warnings: list = []  # CellWarning of the optional cells not read (their rows load)
 
     def rows(it):
@@ -138,6 +161,7 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
                 continue
             warnings.extend(cells.warnings)
             valid[sr.row] = pending.values["tenant_id"]
+            names[pending.values["tenant_id"]] = pending.values["name"]
             yield pending
 
     with warehouse.connect(dry_run=config.dry_run) as conn, loc.open() as f:
@@ -182,9 +206,10 @@ def tenants(context: AssetExecutionContext, config: LoadTenantsConfig, warehouse
             ([o.row, *[(o.record or {}).get(h) for h in header], o.error or "failed"] for o in report.failures), "csv")
     context.log.info(f"tenants: {report.summary()}; {len(new_parts)} new partition(s)")
     md: dict[str, Any] = {
-        "dagster/row_count": warehouse.count(schema.tenants) if not config.dry_run else 0,
+        **({} if config.dry_run else {"dagster/row_count": warehouse.count(schema.tenants)}),
         "created": c["inserted"], **c, "new_partitions": len(new_parts), "dry_run": config.dry_run,
-        "file": loc.uri, "failed_rows_file": failed_uri or "",
+        "file": file_link(loc.uri), "failed_rows_file": file_link(failed_uri),
+        "partitions": MetadataValue.md(_partitions_md({t: names[t] for t in good_ids}, set(new_parts))),
         "preview": MetadataValue.md(_preview([{"row": o.row, "error": o.error} for o in report.failures[:10]],
                                              ["row", "error"])),
         **report.warnings_metadata(write_report_warnings(blob_store, failed_key, report)),
@@ -204,6 +229,18 @@ def _sensor_hashes(context: AssetExecutionContext, config: TenantFilesConfig) ->
     return {}
 
 
+def _name_the_run(context: AssetExecutionContext, warehouse: WarehouseResource, tenant_id: str) -> str | None:
+    """The tenant's name from the tenants table (None when it is not there), also added to the
+    run's tags as :data:`TENANT_NAME_TAG` so the run list shows it beside the partition key."""
+    import sqlalchemy as sa
+
+    with warehouse.engine.connect() as conn:
+        name = conn.execute(sa.select(schema.tenants.c.name).where(schema.tenants.c.tenant_id == tenant_id)).scalar()
+    if name and context.run.tags.get(TENANT_NAME_TAG) != name:
+        context.instance.add_run_tags(context.run_id, {TENANT_NAME_TAG: name})
+    return name
+
+
 def _entity_asset(entity: str):
     key = AssetKey([GROUP, entity])
     deps = [TENANTS_KEY] + [AssetKey([GROUP, parent]) for _, parent in REFS.get(entity, [])]
@@ -212,13 +249,14 @@ def _entity_asset(entity: str):
     label = entity.replace("_", " ")
 
     @asset(key=key, group_name=GROUP, partitions_def=tenant_partitions, deps=deps, check_specs=specs,
-           kinds={"python", "postgres"}, name=None,
+           kinds={"ndjson", WAREHOUSE}, tags=TAGS, metadata=table_metadata(schema.metadata.tables[entity]), name=None,
            description=f"Loads a tenant's landed {label} NDJSON files into the {entity} table (COPY + upsert, idempotent per file).")
     def _load(context: AssetExecutionContext, config: TenantFilesConfig, warehouse: WarehouseResource,
               blob_store: BlobStore) -> MaterializeResult:
         tenant_id = context.partition_key
         warehouse.setup(schema.metadata)
         failed, warnings = FailedRecords(), CellWarnings()
+        tenant_name = _name_the_run(context, warehouse, tenant_id)
         with warehouse.connect() as conn:
             res = load_entity(conn, blob_store, tenant_id, entity, run_id=context.run_id, batch_size=config.batch_size,
                               log=context.log, failed=failed, landed_sha256=_sensor_hashes(context, config),
@@ -244,14 +282,16 @@ def _entity_asset(entity: str):
                          f"unchanged={res.total('unchanged')} failed={res.total('failed')}")
         md: dict[str, Any] = {
             "dagster/row_count": rows_in_table,
+            "tenant_name": tenant_name or "(not in the tenants table)",
             "inserted": res.total("inserted"), "updated": res.total("updated"),
             "unchanged": res.total("unchanged"), "skipped": res.total("skipped"), "failed": res.total("failed"),
             "rows_read": res.total("rows_read"), "files_loaded": len(loaded), "files_skipped": len(skipped_files),
             "files_failed": len(res.failed_files),
-            "failed_rows_file": uri or "",
+            "failed_rows_file": file_link(uri),
             "preview": MetadataValue.md(_preview(failed.preview, ["file", "line", "error"])),
             **warnings.report.warnings_metadata(warnings_uri),
-            **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items()},
+            # database seconds per phase: measured on PostgreSQL's COPY path only (absent elsewhere)
+            **{f"db_seconds_{k}": round(v, 2) for k, v in res.timings().items() if v},
         }
         check_results = [AssetCheckResult(asset_key=key, check_name=name, passed=passed, metadata=meta,
                                           severity=AssetCheckSeverity.ERROR)
