@@ -476,7 +476,7 @@ def _cached(fn: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
             try:
                 got = fn(value, name)
             except v.FieldError as e:
-                got = e
+                got = e.with_traceback(None)  # kept: no frames (and their batch) kept with it
             if type(value) is str:
                 if len(memo) >= _CACHE_MAX:
                     memo.clear()
@@ -502,7 +502,7 @@ def _each(fn: Callable[[Any, str], Any]) -> Callable[[list[Any], str], ColumnOut
                 out.append(fn(x, name))
             except v.FieldError as e:
                 out.append(None)
-                bad.append((i, e))
+                bad.append((i, e.with_traceback(None)))
         return out, bad
     return read
 
@@ -521,7 +521,7 @@ def _memo_column(fn: Callable[[Any, str], Any]) -> Callable[[list[Any], str], Co
             try:
                 got = fn(x, name)
             except v.FieldError as e:
-                got = e
+                got = e.with_traceback(None)  # kept: no frames (and their batch) kept with it
             if type(x) is str:
                 if len(memo) >= _CACHE_MAX:
                     memo.clear()
@@ -567,7 +567,7 @@ def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any]) ->
                 try:
                     got = full(x, name)
                 except v.FieldError as e:
-                    bad.append((i, e))
+                    bad.append((i, e.with_traceback(None)))
             out.append(got)
         return out, bad
     return read
@@ -687,7 +687,7 @@ class RowConverter:
                 except v.FieldError as e:
                     out.append(None)
                     parts = [x, first(cells, time_pos) if time_pos else None, first(cells, tz_pos) if tz_pos else None]
-                    bad.append((i, e, " ".join(str(p) for p in parts if p is not None)))  # the cells read
+                    bad.append((i, e.with_traceback(None), " ".join(str(p) for p in parts if p is not None)))  # the cells read
             return out, bad
 
         read.with_cells = True  # type: ignore[attr-defined]
