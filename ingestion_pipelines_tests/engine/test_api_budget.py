@@ -91,3 +91,5 @@ def test_windows_split_in_order():
     assert w.split(first) and w.pop() == (0, 4)
     assert w.split((0, 4)) and w.pending == [(0, 2), (3, 4), (5, 9)]
     assert not w.split((3, 3))
+    w.resume((5, 9), 7)  # the part of (5, 9) from 7 on comes next
+    assert w.pop() == (7, 9)

@@ -29,7 +29,6 @@ the status, never a header or a credential.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit

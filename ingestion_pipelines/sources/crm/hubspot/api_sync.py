@@ -44,7 +44,6 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from dagster import ConfigurableResource, Failure
-from pydantic import Field
 
 from ....engine import validate as v
 from ....engine.api import (
