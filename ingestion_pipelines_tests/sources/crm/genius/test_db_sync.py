@@ -51,6 +51,8 @@ def test_latin1_and_utf8mb4_round_trip(genius, warehouse):
     with warehouse.engine.connect() as c:
         assert c.execute(sa.select(p.c.first_name, p.c.last_name, p.c.address1).where(p.c.id == 5)).one() == (
             "Françoise", "Ólafsson", "1 🚀 Way")
+        raw = c.execute(sa.select(p.c.raw).where(p.c.id == 5)).scalar()
+    assert (raw["first_name"], raw["last_name"], raw["address1"], raw["id"]) == ("Françoise", "Ólafsson", "1 🚀 Way", 5)
 
 
 def test_incremental_writes_exactly_the_changed_rows_and_full_marks_deleted(genius, pg_warehouse):
