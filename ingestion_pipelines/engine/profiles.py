@@ -554,10 +554,12 @@ def _text_column(max_len: int | None) -> Callable[[list[Any], str], ColumnOut]:
     return read
 
 
-def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any]) -> Callable[[list[Any], str], ColumnOut]:
+def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any],
+                 memo: bool = True) -> Callable[[list[Any], str], ColumnOut]:
     """A column reader: ``fast(cell)`` (a validate fast path: the answer, or None when only
-    the full normaliser can tell), else ``full(cell, name)`` (memoised)."""
-    full = _cached(full)
+    the full normaliser can tell), else ``full(cell, name)`` (memoised unless ``memo=False``:
+    timestamps rarely repeat)."""
+    full = _cached(full) if memo else full
 
     def read(col: list[Any], name: str) -> ColumnOut:
         out, bad = [], []
@@ -581,7 +583,7 @@ def _iso_fast(tz: Any) -> Callable[[str], Any]:
     iso = datetime.fromisoformat
 
     def fast(x: str) -> Any:
-        if not x or x.isdigit():
+        if len(x) < 10 or x[4] != "-" or x.isdigit():  # not YYYY-MM-DD...: no exception to pay for
             return None
         try:
             d = iso(x)
@@ -643,7 +645,7 @@ class RowConverter:
             if f.tz_field or f.time_field:
                 return self._datetime_with_cells(f)
             full = functools.partial(v.timestamp, default_tz=self.tz, dayfirst=f.dayfirst, excel=f.excel)
-            return _fast_column(_iso_fast(self.tz), full) if not f.dayfirst else _each(full)
+            return _fast_column(_iso_fast(self.tz), full, memo=False) if not f.dayfirst else _each(full)
         if f.type == "text" and f.parse is None and not f.choices:
             return _text_column(f.max_length)
         fn = _normaliser(f, self.profile)

@@ -814,7 +814,7 @@ def _parse_datetime(v: Any, field: str, dayfirst: bool, excel: bool = False) -> 
         raise FieldError(field, f"a number is not a date: {v!r}")
     s = _as_str(v)
     # 1. ISO 8601 (what every API and database export writes). Digits-only must be YYYYMMDD.
-    if not (s.isdigit() and len(s) != 8):
+    if not (s.isdigit() and len(s) != 8) and "/" not in s:  # (ISO never has a "/": skip its exception)
         try:
             return _datetime.fromisoformat(s)
         except ValueError:
