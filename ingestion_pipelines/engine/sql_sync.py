@@ -21,14 +21,23 @@ Modes (recorded in ``sync_history`` through :mod:`.sync_state`):
   the deletion marks once the scan completed.
 
 Each page is one query on a server-side cursor (``yield_per``: pymysql's unbuffered
-``SSCursor``), ended before the next page so no snapshot is held for the whole table. Each
-batch is one warehouse transaction (:class:`~.load.BatchLoader`: a refused batch is bisected
-down to its bad rows, reported with key and database message, while the rest lands).
+``SSCursor``), ended before the next page so no snapshot is held for the whole table; pages
+are read on a thread one batch ahead of the writes (:func:`_prefetch`). Each batch is one
+warehouse transaction that also carries its counts and watermark; a refused batch is bisected
+down to its bad rows, reported with key and database message, while the rest lands. Writers:
 
-Values are typed by the warehouse column (:func:`to_column`): MySQL's zero dates become NULL
-with a cell warning, ``TIME`` (a ``timedelta`` from pymysql) a ``time``, ``DECIMAL`` a
-``Decimal``, ``tinyint(1)`` a ``bool``; text dates (SQLite) are parsed. ``raw`` keeps the record
-as the source sent it (JSON: dates, times and decimals as the source's text).
+* :class:`_MySqlToPgWriter` (MySQL/MariaDB into PostgreSQL): the source renders each row as
+  one line of COPY text, staged and upserted by the upsert core's
+  :class:`~.upsert.PgStaging` (the speed path: see its docstring and BENCHMARKS.md);
+* :class:`_RowWriter` (any other pair, e.g. the demo's SQLite): values converted in Python and
+  written by :class:`~.load.BatchLoader`.
+
+Both type values by the warehouse column (:func:`to_column` is the rule; the MySQL writer
+spells the same rule in SQL): zero dates become NULL with a cell warning, ``TIME`` a time of
+day (else NULL with a warning), ``DECIMAL`` a ``Decimal``, ``tinyint(1)`` a ``bool``; text
+dates (SQLite, and MySQL's own text: :func:`~..resources.mysql.text_temporals`) are parsed.
+``raw`` keeps the record as the source sent it (JSON: dates and times as the source's text,
+a zero date included).
 """
 
 from __future__ import annotations
@@ -49,8 +58,8 @@ import sqlalchemy as sa
 from .load import BatchLoader, PendingRow, TableLoad, db_message, run_bisected
 from .outcomes import CellWarning, IngestReport, Outcome, RowOutcome
 from .schema import AUDIT_COLUMNS, natural_key
-from .upsert import PgStaging
 from .sync_state import StreamSync, Watermark, ensure_tables, read_watermark
+from .upsert import PgStaging
 
 #: Warehouse columns that are bookkeeping, not source data.
 BOOKKEEPING = frozenset((*AUDIT_COLUMNS, "raw", "_deleted_at"))
@@ -620,7 +629,7 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
             if opts.source_table and opts.source_table != stream.source_table:
                 log.info(f"{stream.source_table}: read from {opts.source_table}; no rows marked deleted")
             else:
-                result.deleted = _mark_deleted(warehouse, wconn, stream, seen, result.source)
+                result.deleted = _mark_deleted(warehouse, wconn, stream, seen, result.source.rsplit("/", 1)[0] + "/")
             sync.commit_batch(wconn, {"deleted": result.deleted}, Watermark.of(*top) if top else None)
         if opts.dry_run:
             wconn.rollback()
@@ -693,13 +702,16 @@ class _SeenKeys:
 
 
 def _mark_deleted(warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream, seen: _SeenKeys,
-                  source_label: str) -> int:
-    """After a completed full scan: set ``_deleted_at`` on the warehouse rows written from
-    ``source_label`` (``_source``) whose key the scan did not read (``seen``). The
-    warehouse's keys are streamed in key order. Returns the rows marked."""
+                  source_prefix: str) -> int:
+    """After a completed full scan: set ``_deleted_at`` on the warehouse rows written from this
+    source database (``_source`` starts with ``source_prefix``, whichever table or copy of it
+    they were read from; rows another source wrote, e.g. a CSV export, are left alone) whose key
+    the scan did not read (``seen``). The warehouse's keys are streamed in key order. Returns
+    the rows marked."""
     t, key = stream.table, stream.key
     cols = [t.c[k] for k in key]
-    q = sa.select(*cols).where(t.c._deleted_at.is_(None), t.c._source == source_label).order_by(*cols)
+    q = (sa.select(*cols).where(t.c._deleted_at.is_(None), t.c._source.startswith(source_prefix, autoescape=True))
+         .order_by(*cols))
     with warehouse.connect() as rconn:
         missing = list(seen.missing(tuple(r) for r in rconn.execution_options(yield_per=10_000).execute(q)))
     now = dt.datetime.now(dt.timezone.utc)

@@ -145,3 +145,18 @@ def test_options_since_max_records_table_dry_run(genius, sqlite_warehouse):
     via = sync_all(src, wh, SyncOptions(full=True, source_table="prospect_copy"), tables=["prospect"])["prospect"]
     assert (via.report.total, via.deleted) == (5, 0)  # a copy's missing ids are not deletions
     assert via.source.endswith("/prospect_copy")
+
+
+def test_full_marks_rows_last_written_from_a_copy(genius, sqlite_warehouse):
+    w, src, written = genius
+    exec_(w, "CREATE TABLE prospect_copy AS SELECT * FROM prospect WHERE id <= 5")
+    exec_(w, "UPDATE prospect_copy SET city = 'from the copy'")
+    sync_all(src, sqlite_warehouse, SyncOptions(full=True, source_table="prospect_copy"), tables=["prospect"])
+    exec_(w, "UPDATE prospect SET city = 'from the copy' WHERE id <= 5")  # the real table agrees: unchanged
+    exec_(w, "DELETE FROM prospect WHERE id = 3")
+    full = sync_all(src, sqlite_warehouse, SyncOptions(full=True), tables=["prospect"])["prospect"]
+    assert full.deleted == 1 and full.report.counts["unchanged"] == 4
+    t = schema.genius_prospects
+    with sqlite_warehouse.engine.connect() as c:
+        assert [i for (i,) in c.execute(sa.select(t.c.id).where(t.c._deleted_at.is_not(None)))] == [3]
+        assert c.execute(sa.select(t.c._source).where(t.c.id == 3)).scalar().endswith("/prospect_copy")
