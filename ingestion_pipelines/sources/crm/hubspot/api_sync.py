@@ -366,46 +366,16 @@ def sync_object(engine: sa.Engine, res: HubspotResource, client: ApiClient, spec
     with engine.begin() as c:
         ensure_tables(c)
         before = read_watermark(c, SOURCE, spec.name)
-    started = dt.datetime.now(dt.timezone.utc)
-    t0 = time.monotonic()
-    req0 = client.stats["requests"]
+    t0, req0 = time.monotonic(), client.stats["requests"]
     p = plan(before, full=opts.full, since=opts.since, lookback=dt.timedelta(minutes=res.lookback_minutes))
     sync = StreamSync.start(engine, SOURCE, spec.name, mode=p.mode, run_id=opts.run_id, dry_run=opts.dry_run)
-    source = f"{res.url}/crm/v3/objects/{spec.object_type}"
-    writer = StreamWriter(engine, TableLoad(TABLES[spec.name]), sync, {"_source": source, "_run_id": opts.run_id},
-                          opts.dry_run)
+    audit = {"_source": f"{res.url}/crm/v3/objects/{spec.object_type}", "_run_id": opts.run_id}
+    writer = StreamWriter(engine, TableLoad(TABLES[spec.name]), sync, audit, opts.dry_run)
     stats, details = SearchStats(), {"archived": 0, "merged": 0}
-    status, error, line = "succeeded", "", 0
+    status, error = "succeeded", ""
     with writer:
         try:
-            props = property_names(client, spec)
-            details["properties"] = len(props)
-            if p.mode == "full":
-                chunks = property_chunks(res.url, spec, props, res.url_limit)
-                details["property_chunks"] = len(chunks)
-                pages: Iterator[list[dict]] = list_pages(client, spec, chunks)
-            else:
-                # the upper end allows for the API clock running ahead of ours (a later record
-                # appended to the window is harmless: it sorts last)
-                pages = search_pages(client, res, spec, props, _ms(p.start), _ms(started) + CLOCK_SKEW_MS, stats)
-            max_seen: dt.datetime | None = None
-            complete = True
-            for records in prefetch(pages):
-                if opts.limit and line >= opts.limit:
-                    complete = False
-                    break
-                records = records[: opts.limit - line] if opts.limit else records
-                line, max_seen, wm = _write_page(writer, spec, records, line, max_seen, p.mode)
-                details["merged"] += _mark_merges(writer, records)
-                opts.on_progress(len(records))
-                if opts.should_stop():
-                    complete, status, error = False, "partial", "run terminated; the next run resumes"
-                    break
-            if p.mode == "full" and complete:
-                wm_time = full_watermark(max_seen, started)
-                writer.write([], Watermark.of(wm_time) if wm_time else None, read=0)
-            if complete and not opts.limit:
-                details["archived"] = _sync_archived(writer, client, spec, props, res, opts, line)
+            status, error = _read_stream(writer, res, client, spec, opts, p, stats, details)
         except QuotaExhausted as e:
             status, error = "partial", str(e)
         except (ApiError, AuthRefused) as e:
@@ -420,8 +390,44 @@ def sync_object(engine: sa.Engine, res: HubspotResource, client: ApiClient, spec
     return StreamResult(sync, status, error, writer.report, details)
 
 
+def _read_stream(writer: StreamWriter, res: HubspotResource, client: ApiClient, spec: ObjectStream,
+                 opts: SyncOptions, p: Any, stats: SearchStats, details: dict) -> tuple[str, str]:
+    """The reading part of :func:`sync_object`: the pages of the plan's mode written one by
+    one, the full read's watermark once it completes, then the archived listing. Returns
+    ``(status, error)``; API errors propagate."""
+    started = dt.datetime.now(dt.timezone.utc)
+    props = property_names(client, spec)
+    details["properties"] = len(props)
+    if p.mode == "full":
+        chunks = property_chunks(res.url, spec, props, res.url_limit)
+        details["property_chunks"] = len(chunks)
+        pages: Iterator[list[dict]] = list_pages(client, spec, chunks)
+    else:
+        # the upper end allows for the API clock running ahead of ours (a later record
+        # appended to the window is harmless: it sorts last)
+        pages = search_pages(client, res, spec, props, _ms(p.start), _ms(started) + CLOCK_SKEW_MS, stats)
+    max_seen: dt.datetime | None = None
+    line, complete = 0, True
+    for records in prefetch(pages):
+        if opts.limit and line >= opts.limit:
+            complete = False
+            break
+        records = records[: opts.limit - line] if opts.limit else records
+        line, max_seen = _write_page(writer, spec, records, line, max_seen, p.mode)
+        details["merged"] += _mark_merges(writer, records)
+        opts.on_progress(len(records))
+        if opts.should_stop():
+            return "partial", "run terminated; the next run resumes"
+    if p.mode == "full" and complete:
+        wm_time = full_watermark(max_seen, started)
+        writer.write([], Watermark.of(wm_time) if wm_time else None, read=0)
+    if complete and not opts.limit:
+        details["archived"] = _sync_archived(writer, client, spec, res, opts, line)
+    return "succeeded", ""
+
+
 def _write_page(writer: StreamWriter, spec: ObjectStream, records: list[dict], line: int,
-                max_seen: dt.datetime | None, mode: str) -> tuple[int, dt.datetime | None, Watermark | None]:
+                max_seen: dt.datetime | None, mode: str) -> tuple[int, dt.datetime | None]:
     """Upsert one page; incremental pages carry the watermark of their last record."""
     warnings: list[CellWarning] = []
     rows, failed = [], []
@@ -441,7 +447,7 @@ def _write_page(writer: StreamWriter, spec: ObjectStream, records: list[dict], l
         last_t = parse_time((last.get("properties") or {}).get(spec.lastmodified))
         wm = Watermark.of(last_t, last["id"]) if last_t else None
     writer.write(rows, wm, failed=failed)
-    return line, max_seen, wm
+    return line, max_seen
 
 
 def _mark_merges(writer: StreamWriter, records: list[dict]) -> int:
@@ -456,8 +462,8 @@ def _mark_merges(writer: StreamWriter, records: list[dict]) -> int:
     return n
 
 
-def _sync_archived(writer: StreamWriter, client: ApiClient, spec: ObjectStream, props: list[str],
-                   res: HubspotResource, opts: SyncOptions, line: int) -> int:
+def _sync_archived(writer: StreamWriter, client: ApiClient, spec: ObjectStream, res: HubspotResource,
+                   opts: SyncOptions, line: int) -> int:
     """The ``archived=true`` listing (only the typed columns' properties: an archived record's
     ``raw`` keeps what it had); returns the records newly marked deleted."""
     wanted = sorted({c.source for c in spec.columns} | {"hs_merged_object_ids", spec.lastmodified})
