@@ -79,9 +79,11 @@ def landing_sensor(spec: LandingSpec) -> SensorDefinition:
     @sensor(name=spec.name, jobs=list(spec.jobs), minimum_interval_seconds=spec.minimum_interval_seconds,
             default_status=DefaultSensorStatus.STOPPED, description=spec.description,
             required_resource_keys={"blob_store", *spec.resources})
-    def _landing_sensor(context: SensorEvaluationContext, **resources) -> SensorResult:
-        # Dagster hands the required resources as arguments
-        landed, cursor = landed_since(spec, resources["blob_store"], context.cursor, context)
+    def _landing_sensor(context: SensorEvaluationContext, **_direct_call_resources) -> SensorResult:
+        # the required resources are read from the context: the daemon's evaluation passes no
+        # resource arguments to a sensor declaring required_resource_keys (a direct call, as in
+        # tests, passes them as keywords too: accepted and ignored)
+        landed, cursor = landed_since(spec, context.resources.blob_store, context.cursor, context)
         asked = spec.requests(context, landed) if landed else Requests([])
         if not isinstance(asked, Requests):
             asked = Requests(list(asked))
