@@ -49,6 +49,7 @@ import logging
 import queue
 import threading
 from array import array
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -318,7 +319,7 @@ def keyset_rows(conn: sa.Connection, src: sa.TableClause, order: Sequence[str], 
         q = sa.select(*columns).select_from(src).where(*where).order_by(*cols).limit(n)
         if last is not None:
             q = q.where(_after(cols, last))
-        got = 0
+        got, res = 0, None
         try:
             res = conn.execution_options(yield_per=batch_size).execute(q)
             for part in res.partitions():
@@ -326,6 +327,8 @@ def keyset_rows(conn: sa.Connection, src: sa.TableClause, order: Sequence[str], 
                 last = [part[-1][i] for i in pos]
                 yield part
         finally:
+            if res is not None:
+                res.close()  # a page left early (stop, limit): the driver discards the rest quietly
             conn.rollback()
         if left is not None:
             left -= got
@@ -598,31 +601,30 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
         cpos = names.index(stream.cursor) if stream.cursor else None
         kpos = [names.index(k) for k in stream.source_key]
         stopped = False
-        reader = _prefetch(batches)
-        for batch in reader:
-            if result.mode == "full":
-                for r in batch:
-                    seen.add(tuple(r[i] for i in kpos))
-            outs = writer.write(batch, lineno)
-            lineno += len(batch)
-            rep.extend(outs)
-            wm = None
-            if cpos is not None:
-                if result.mode == "incremental":  # rows come in cursor order: the last one is the largest
-                    last = _top(batch[-1:], cpos, kpos, None)
-                    wm = Watermark.of(*last) if last else None
-                else:
-                    top = _top(batch, cpos, kpos, top)
-            sync.commit_batch(wconn, _counts(outs, len(batch)), wm)
-            if not opts.dry_run:
-                wconn.commit()
-            if on_batch:
-                on_batch(rep, len(batch))
-            if should_stop():
-                stopped = True
-                log.warning(f"{stream.source_table}: stopping (run terminated); committed batches stay")
-                break
-        reader.close()
+        with closing(_prefetch(batches)) as reader:  # closed (its thread ended) however the loop ends
+            for batch in reader:
+                if result.mode == "full":
+                    for r in batch:
+                        seen.add(tuple(r[i] for i in kpos))
+                outs = writer.write(batch, lineno)
+                lineno += len(batch)
+                rep.extend(outs)
+                wm = None
+                if cpos is not None:
+                    if result.mode == "incremental":  # rows come in cursor order: the last one is the largest
+                        last = _top(batch[-1:], cpos, kpos, None)
+                        wm = Watermark.of(*last) if last else None
+                    else:
+                        top = _top(batch, cpos, kpos, top)
+                sync.commit_batch(wconn, _counts(outs, len(batch)), wm)
+                if not opts.dry_run:
+                    wconn.commit()
+                if on_batch:
+                    on_batch(rep, len(batch))
+                if should_stop():
+                    stopped = True
+                    log.warning(f"{stream.source_table}: stopping (run terminated); committed batches stay")
+                    break
         result.stopped = stopped
         result.complete = not stopped and (opts.max_records is None or sync.counts["rows_read"] < opts.max_records)
         if result.complete and result.mode == "full":

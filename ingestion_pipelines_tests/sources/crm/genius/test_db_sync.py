@@ -160,3 +160,30 @@ def test_full_marks_rows_last_written_from_a_copy(genius, sqlite_warehouse):
     with sqlite_warehouse.engine.connect() as c:
         assert [i for (i,) in c.execute(sa.select(t.c.id).where(t.c._deleted_at.is_not(None)))] == [3]
         assert c.execute(sa.select(t.c._source).where(t.c.id == 3)).scalar().endswith("/prospect_copy")
+
+
+def test_a_stop_or_an_error_mid_table_ends_the_reader_and_says_so(genius, sqlite_warehouse):
+    import threading
+
+    import pytest
+
+    w, src, written = genius
+    calls = {"n": 0}
+
+    def stop_after_two() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    r = sync_all(src, sqlite_warehouse, SyncOptions(batch_size=10, page_size=20), tables=["prospect"],
+                 should_stop=stop_after_two)["prospect"]
+    assert (r.status, r.stopped, r.complete, r.deleted, r.report.total) == ("partial", True, False, 0, 20)
+
+    def boom(_rep, _n):
+        raise RuntimeError("the warehouse went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        sync_all(src, sqlite_warehouse, SyncOptions(batch_size=10, page_size=20), tables=["prospect"], on_batch=boom)
+    assert not [t for t in threading.enumerate() if t.name == "sql-sync-reader"]
+    with sqlite_warehouse.engine.connect() as c:
+        h = history(c, "genius", "prospect", limit=2)
+    assert [x["status"] for x in h] == ["failed", "partial"] and "went away" in h[0]["error"]
