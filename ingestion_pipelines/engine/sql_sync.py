@@ -563,6 +563,22 @@ class _MySqlToPgWriter:
         return out
 
 
+def _range(stream: SqlStream, opts: SyncOptions, result: SyncResult, src: sa.TableClause, log: Any
+           ) -> tuple[list, list[str], list[str]]:
+    """``(where, selected order columns, keyset ordering)`` of the scan: incremental from the
+    watermark minus the lookback (or ``since``) in ``(cursor, key)`` order; full in key order
+    (the cursor selected too, for the watermark)."""
+    if result.mode == "incremental":
+        since = opts.since
+        if since is None:
+            since = result.sync.before.cursor_datetime() - opts.lookback  # type: ignore[union-attr]
+        log.info(f"{stream.source_table}: incremental from {since} (watermark {result.sync.before})")
+        order = [stream.cursor, *stream.source_key]
+        return [src.c[stream.cursor].is_not(None), src.c[stream.cursor] >= since], order, order
+    log.info(f"{stream.source_table}: full scan of {src.name}")
+    return [], [*stream.source_key, *([stream.cursor] if stream.cursor else [])], list(stream.source_key)
+
+
 def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncOptions, src: sa.TableClause,
          cols: list[tuple[str, str, Any]], result: SyncResult, run_id: str | None, log: Any,
          should_stop: Callable[[], bool], on_batch) -> None:
@@ -570,18 +586,7 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
     written (:class:`_MySqlToPgWriter` from MySQL into PostgreSQL, :class:`_RowWriter`
     otherwise) and committed with its counts and watermark."""
     sync, rep = result.sync, result.report
-    where: list = []
-    if result.mode == "incremental":
-        since = opts.since
-        if since is None:
-            since = sync.before.cursor_datetime() - opts.lookback  # type: ignore[union-attr]
-        where = [src.c[stream.cursor].is_not(None), src.c[stream.cursor] >= since]
-        order = [stream.cursor, *stream.source_key]
-        log.info(f"{stream.source_table}: incremental from {since} (watermark {sync.before})")
-    else:
-        order = [*stream.source_key, *([stream.cursor] if stream.cursor else [])]  # the cursor rides along
-        log.info(f"{stream.source_table}: full scan of {src.name}")
-    ordering = order if result.mode == "incremental" else list(stream.source_key)
+    where, order, ordering = _range(stream, opts, result, src, log)
     top: tuple[Any, Any] | None = None  # (cursor, key) of the last row with the largest cursor
     lineno = 0
     audit = {"_source": result.source, "_run_id": run_id}
