@@ -17,6 +17,11 @@ they overlap anyway, by :meth:`RateBudget.observe`, which folds the server's own
 The window is widened by ``margin_s`` (default 0.2 s): the server counts arrivals, we count
 departures, and a request that travels faster than the one ``interval_s`` before it would
 otherwise land inside the server's window.
+
+A second, one-second window (``per_second``) caps bursts: HubSpot reports one
+(``X-HubSpot-RateLimit-Secondly``: 11 for 110 per 10 s), so once an answer carries it the first
+requests of a run no longer go out 100 at once (widened by 0.02 s only, so that it costs at
+most 2 % of the rate the 10-second window allows).
 """
 
 from __future__ import annotations
@@ -49,10 +54,12 @@ class RateBudget:
     ``<folder>/<key>.json`` (default :func:`budget_dir`). ``waited_s`` and ``acquired`` count
     this object's waits (seconds) and requests."""
 
-    def __init__(self, key: str, limit: int, interval_s: float, *, margin_s: float = 0.2, folder: Path | None = None):
+    def __init__(self, key: str, limit: int, interval_s: float, *, margin_s: float = 0.2,
+                 per_second: int | None = None, folder: Path | None = None):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
             raise ValueError(f"rate budget key {key!r}: use letters, digits, '-', '_', '.'")
         self.key, self.limit, self.interval_s, self.margin_s = key, int(limit), float(interval_s), margin_s
+        self.per_second = per_second
         folder = folder or budget_dir()
         self.path = folder / f"{key}.json"
         self._file_lock = FileLock(str(folder / f"{key}.lock"))
@@ -84,20 +91,32 @@ class RateBudget:
             with self._lock, self._file_lock:
                 now = time.time()
                 stamps = self._read(now)
-                if len(stamps) < self.limit:
+                wait = self._wait(stamps, now)
+                if wait <= 0:
                     stamps.append(now)
                     self._write(stamps)
                     self.acquired += 1
                     self.waited_s += waited
                     return waited
-                wait = stamps[len(stamps) - self.limit] + self.interval_s + self.margin_s - now
             pause = min(max(wait, 0.005), self.interval_s)
             time.sleep(pause)
             waited += pause
 
+    def _wait(self, stamps: list[float], now: float) -> float:
+        """Seconds until both windows have room (<= 0: now)."""
+        wait = 0.0
+        if len(stamps) >= self.limit:
+            wait = stamps[len(stamps) - self.limit] + self.interval_s + self.margin_s - now
+        if self.per_second:
+            recent = [t for t in stamps if t > now - 1.02]
+            if len(recent) >= self.per_second:
+                wait = max(wait, recent[len(recent) - self.per_second] + 1.02 - now)
+        return wait
+
     def observe(self, headers: Mapping[str, str], prefix: str = "X-HubSpot-RateLimit-") -> None:
         """Fold the server's view into the log: ``<prefix>Max`` lowers ``limit`` to it (never
-        raises it past the configured one), ``<prefix>Interval-Milliseconds`` sets the window,
+        raises it past the configured one), ``<prefix>Secondly`` sets ``per_second`` (the
+        burst cap), ``<prefix>Interval-Milliseconds`` sets the window,
         and when ``<prefix>Remaining`` says fewer requests are left than the log believes
         (another client of the account), the difference is logged as spent now."""
         def num(name: str) -> int | None:
@@ -105,8 +124,11 @@ class RateBudget:
             return int(v) if v is not None and str(v).strip().isdigit() else None
 
         mx, remaining, interval = num("Max"), num("Remaining"), num("Interval-Milliseconds")
+        secondly = num("Secondly")
         if mx:
             self.limit = min(self.limit, mx)
+        if secondly:
+            self.per_second = min(self.per_second or secondly, secondly)
         if interval:
             self.interval_s = interval / 1000.0
         if remaining is None:
