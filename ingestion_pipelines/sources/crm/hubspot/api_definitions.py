@@ -38,7 +38,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from ....engine.asset_metadata import table_metadata, warehouse_kind
+from ....engine.asset_metadata import file_link, table_metadata, warehouse_kind
 from ....engine.outcomes import ProgressLogger
 from ....engine.result_files import write_report_warnings, write_rows
 from ....engine.runs import run_terminating
@@ -109,8 +109,9 @@ def _metadata(stream: str, r: StreamResult, warehouse: WarehouseResource, store:
             "records_per_s": round(counts["rows_read"] / secs, 1),
             **{k: int(d[k]) for k in ("archived", "merged", "windows", "window_splits", "window_rereads",
                                       "inputs_without_complete_answer") if k in d},
-            "dagster/row_count": warehouse.count(TABLE_OF[stream]), "failed_rows_file": failed_file,
-            **r.report.warnings_metadata(warn_file), "preview": MetadataValue.md("\n".join(lines))}
+            "dagster/row_count": warehouse.count(TABLE_OF[stream]), "failed_rows_file": file_link(failed_file),
+            **r.report.warnings_metadata(warn_file), "warnings_file": file_link(warn_file),
+            "preview": MetadataValue.md("\n".join(lines))}
 
 
 @multi_asset(name=names.ASSET_NAME, specs=[_spec(s) for s in names.STREAMS], can_subset=True)
