@@ -155,15 +155,42 @@ def _timestamp(value: Any, name: str) -> dt.datetime | None:
         raise v.FieldError(name, f"not a timestamp: {value!r}") from None
 
 
-_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
-    "text": lambda value, name: None if value == "" else value, "email": v.email, "phone": v.phone,
-    "timestamp": _timestamp, "decimal": v.decimal, "integer": v.integer}
+def _checked(convert: Callable[[Any, str], Any], memo: bool) -> Callable[[Any, str], tuple[Any, str | None]]:
+    """``convert`` as ``(value, error)`` (an optional cell that does not parse is an error
+    text, not an exception); ``memo``: remembered per distinct cell (phones, emails, owner
+    ids and amounts repeat across records, junk such as ``555-0100`` most of all; the CSV
+    profiles keep the same memo per distinct cell)."""
+    def checked(raw: Any, prop: str) -> tuple[Any, str | None]:
+        try:
+            return convert(raw, prop), None
+        except v.FieldError as e:
+            return None, str(e)
+    if not memo:
+        return checked
+    cached = functools.lru_cache(maxsize=1 << 16)(checked)
+
+    def memoized(raw: Any, prop: str) -> tuple[Any, str | None]:
+        try:
+            return cached(raw, prop)
+        except TypeError:  # an unhashable value (a list): converted without the memo
+            return checked(raw, prop)
+    return memoized
 
 
-@functools.lru_cache(maxsize=None)
-def _plan(spec: ObjectStream) -> tuple[tuple[str, str, Callable[[Any, str], Any]], ...]:
-    """(column, property, converter) of each typed column of ``spec``, built once."""
-    return tuple((c.name, c.source, _CONVERTERS[c.kind]) for c in spec.columns)
+_CONVERTERS: dict[str, Callable[[Any, str], tuple[Any, str | None]]] = {
+    "text": lambda value, name: (None if value == "" else value, None), "email": _checked(v.email, True),
+    "phone": _checked(v.phone, True), "timestamp": _checked(_timestamp, False),
+    "decimal": _checked(v.decimal, True), "integer": _checked(v.integer, True)}
+_PLANS: dict[str, tuple[tuple[str, str, Callable[[Any, str], tuple[Any, str | None]]], ...]] = {}
+
+
+def _plan(spec: ObjectStream) -> tuple[tuple[str, str, Callable[[Any, str], tuple[Any, str | None]]], ...]:
+    """(column, property, converter) of each typed column of ``spec``, built once per object
+    (kept by name: hashing the frozen spec on every record cost more than the conversion)."""
+    plan_ = _PLANS.get(spec.name)
+    if plan_ is None:
+        plan_ = _PLANS[spec.name] = tuple((c.name, c.source, _CONVERTERS[c.kind]) for c in spec.columns)
+    return plan_
 
 
 def to_row(spec: ObjectStream, record: dict, line: int, warnings: list[CellWarning]) -> PendingRow:
@@ -177,11 +204,9 @@ def to_row(spec: ObjectStream, record: dict, line: int, warnings: list[CellWarni
         if raw is None:
             values[name] = None
             continue
-        try:
-            values[name] = convert(raw, prop)
-        except v.FieldError as e:
-            values[name] = None
-            warnings.append(CellWarning(line, prop, raw, str(e)))
+        values[name], error = convert(raw, prop)
+        if error is not None:
+            warnings.append(CellWarning(line, prop, raw, error))
     archived_at = parse_time(record.get("archivedAt"))
     values.update(created_at=parse_time(record.get("createdAt")), updated_at=parse_time(record.get("updatedAt")),
                   archived_at=archived_at, merged_object_ids=props.get("hs_merged_object_ids") or None, raw=record,
