@@ -67,6 +67,7 @@ class HubspotSyncConfig(Config):
     since: str = Field(default="", description="Incremental from this time (YYYY-MM-DD[THH:MM:SS], UTC) instead of the watermark (--since / --lastmodifieddate).")
     limit: int = Field(default=0, description="Stop each object after this many records (0 = all; for trying it out).")
     dry_run: bool = Field(default=False, description="Read and compare everything, write nothing.")
+    properties: dict[str, list[str]] = Field(default_factory=dict, description="Per stream (contacts, companies, deals, appointments), the properties to read; default: every property /crm/v3/properties lists.")
 
     def options(self, run_id: str, should_stop) -> SyncOptions:
         """The sync's options; ``Failure`` for a ``since`` that does not parse."""
@@ -78,7 +79,7 @@ class HubspotSyncConfig(Config):
                 raise Failure(f"since: expected YYYY-MM-DD[THH:MM:SS], got {self.since!r}") from None
             since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
         return SyncOptions(full=self.full, since=since, limit=self.limit, dry_run=self.dry_run, run_id=run_id,
-                           should_stop=should_stop)
+                           should_stop=should_stop, properties={k: list(v) for k, v in self.properties.items()})
 
 
 def _spec(stream: str) -> AssetSpec:

@@ -226,10 +226,13 @@ def merged_losers(records: Sequence[dict]) -> dict[int, int]:
 
 # -- reading -------------------------------------------------------------------------------
 
-def property_names(client: ApiClient, spec: ObjectStream) -> list[str]:
-    """The properties to read: the spec's, else every one ``/crm/v3/properties`` lists."""
-    if spec.properties:
-        return list(spec.properties)
+def property_names(client: ApiClient, spec: ObjectStream, chosen: Sequence[str] = ()) -> list[str]:
+    """The properties to read: ``chosen`` (the run's list for this object), else the spec's,
+    else every one ``/crm/v3/properties`` lists. The typed columns' and the last-modified
+    property are always read."""
+    wanted = list(chosen) or list(spec.properties)
+    if wanted:
+        return list(dict.fromkeys([*wanted, spec.lastmodified, "hs_merged_object_ids", *(c.source for c in spec.columns)]))
     page = next(client.pages(PROPERTIES, {"object": spec.object_type}))
     return [p["name"] for p in page.records]
 
@@ -369,7 +372,8 @@ class StreamResult:
 @dataclass
 class SyncOptions:
     """``full``; ``since`` (aware datetime); ``limit`` (records per object, 0 = all);
-    ``dry_run``; ``run_id``; ``should_stop`` (polled between pages); ``on_progress(n)``."""
+    ``dry_run``; ``run_id``; ``should_stop`` (polled between pages); ``on_progress(n)``;
+    ``properties``: per stream, the properties to read (default: all)."""
 
     full: bool = False
     since: dt.datetime | None = None
@@ -378,6 +382,7 @@ class SyncOptions:
     run_id: str | None = None
     should_stop: Callable[[], bool] = lambda: False
     on_progress: Callable[[int], None] = lambda n: None
+    properties: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _ms(d: dt.datetime) -> int:
@@ -421,7 +426,7 @@ def _read_stream(writer: StreamWriter, res: HubspotResource, client: ApiClient, 
     one, the full read's watermark once it completes, then the archived listing. Returns
     ``(status, error)``; API errors propagate."""
     started = dt.datetime.now(dt.timezone.utc)
-    props = property_names(client, spec)
+    props = property_names(client, spec, opts.properties.get(spec.name, ()))
     details["properties"] = len(props)
     if p.mode == "full":
         chunks = property_chunks(res.url, spec, props, res.url_limit)

@@ -128,3 +128,24 @@ def test_the_ingest_command(served, tmp_path):
     bad = subprocess.run([ingest, "sync-hubspot-all", "--full", "--since", "2025-01-01"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
+
+
+def test_credentials_from_the_variables():
+    import pytest
+    from dagster import Failure
+
+    from ingestion_pipelines.engine.api import BearerToken, OAuth2Refresh
+
+    all_vars = ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_TOKEN", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET",
+                "HUBSPOT_REFRESH_TOKEN", "HUBSPOT_BASE_URL")
+    with patched_env({"HUBSPOT_API_TOKEN": "pat-x"}, unset=tuple(v for v in all_vars if v != "HUBSPOT_API_TOKEN")):
+        auth = HubspotResource().auth()
+        assert isinstance(auth, BearerToken) and auth.token == "pat-x" and "pat-x" not in repr(auth)
+        assert HubspotResource().url == "https://api.hubapi.com"
+    with patched_env({"HUBSPOT_CLIENT_ID": "i", "HUBSPOT_CLIENT_SECRET": "s", "HUBSPOT_REFRESH_TOKEN": "r",
+                      "HUBSPOT_BASE_URL": "http://127.0.0.1:1/"}, unset=("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_TOKEN")):
+        auth = HubspotResource().auth()
+        assert isinstance(auth, OAuth2Refresh) and auth.token_url == "http://127.0.0.1:1/oauth/v1/token"
+    with patched_env({}, unset=all_vars):
+        with pytest.raises(Failure, match="HUBSPOT_ACCESS_TOKEN.*HUBSPOT_REFRESH_TOKEN"):
+            HubspotResource().auth()

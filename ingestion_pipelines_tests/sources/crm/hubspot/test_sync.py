@@ -113,3 +113,20 @@ def test_a_window_past_the_search_cap_loses_nothing(warehouse, served):
     assert set(column(warehouse, "contacts", "_run_id", TABLES["contacts"].c._run_id == "window")) == set(ids[:1200])
     assert_equal(portal, warehouse, "contacts")
     assert portal.stats.get("429", 0) == 0
+
+
+def test_since_and_a_chosen_property_list(sqlite_warehouse, served):
+    import datetime as dt
+
+    portal = Portal.seeded(16, contacts=200, companies=1, deals=1, appointments=1)
+    server = served(portal)
+    s = Syncer(sqlite_warehouse, resource(server))
+    since = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    r = s.run("contacts", since=since, properties={"contacts": ["email", "city"]})
+    assert r.status == "succeeded" and r.sync.mode == "incremental"
+    want = {rid for rid, rec in portal.live["contacts"].items() if rec.updated_ms >= since.timestamp() * 1000}
+    assert set(column(sqlite_warehouse, "contacts", "id")) == want and 0 < len(want) < 200
+    raw = column(sqlite_warehouse, "contacts", "raw")
+    props = set(next(iter(raw.values()))["properties"])
+    assert {"email", "city", "lastmodifieddate", "phone"} <= props and "division" not in props
+    assert r.details["properties"] < 20
