@@ -59,11 +59,11 @@ def test_faults_are_retried_and_never_an_empty_page(budgets):
 
 
 def test_429_with_and_without_retry_after(tmp_path):
-    portal = Portal.seeded(1, contacts=50, limits=Limits(per_interval=3, interval_ms=1000, retry_after_every=2))
+    portal = Portal.seeded(1, contacts=50, limits=Limits(per_interval=3, interval_ms=2000, retry_after_every=2))
     with serve(portal) as s:
         c = client(s, {"default": RateBudget("shared", 100, 1, folder=tmp_path)}, retry=default_retry(10, 0.05))
         for _ in range(2):  # another client spends the window: our next call meets a 429
-            time.sleep(1.05)
+            time.sleep(2.05)
             for _ in range(3):
                 requests.get(s.url + "/crm/v3/objects/contacts", headers=s.auth_headers())
             assert c.send("GET", "/crm/v3/objects/contacts").status_code == 200
