@@ -23,14 +23,12 @@ ledger and writes no file.
 
 from __future__ import annotations
 
-import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 import datetime as dt
-import gc
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import orjson
 import sqlalchemy as sa
@@ -43,6 +41,7 @@ from .ledger import already_loaded, record_file
 from .outcomes import WARNING_COLUMNS, CellWarning, IngestReport, Outcome, RowOutcome
 from .profiles import ConvertedBatch, CsvProfile, HeaderMap, MissingColumnsError, RowConverter, map_headers, preview_cell
 from .readers import FileFormatError, iter_records
+from .runtime import frozen_heap
 from .result_files import ResultFileWriter, warnings_key
 from .schema import AUDIT_COLUMNS
 from .staged import StagedResult, StagedUpsert
@@ -250,7 +249,7 @@ def _load_records(warehouse: Any, store: BlobStore, records, res: CsvLoadResult,
     profile, dry_run = res.profile, res.dry_run
     files = _ResultFiles(list(res.header_map.headers), enabled=not dry_run)
     try:
-        with records, warehouse.engine.connect() as conn, _quiet_gc():
+        with records, warehouse.engine.connect() as conn, frozen_heap():
             _Load(conn, profile, res, files, run_id, preview_rows, on_batch, should_stop, ledger).run(records)
         if not dry_run:
             res.failed_rows_file, res.warnings_file = files.upload(
@@ -284,15 +283,26 @@ def _copy_column(vals: list[Any], kind: str) -> list[str]:
     if kind in ("integer", "decimal", "money"):
         return [null if x is None else str(x) for x in vals]
     if kind == "raw":
-        dumps = orjson.dumps
-        return [null if x is None else copy_escape(dumps(x).decode()) for x in vals]
+        return _copy_raw(vals)
     return [copy_value(x) for x in vals]
+
+
+def _copy_raw(vals: list[Any]) -> list[str]:
+    """The ``raw`` column (``{header: cell}`` dicts) as COPY text: ``orjson.dumps`` of each
+    (JSON text escapes every control character, so only a backslash needs escaping for
+    COPY: :func:`~.copytext.copy_escape` runs only on the rows that have one, found by one
+    search of the whole column)."""
+    dumps = orjson.dumps
+    texts = [COPY_NULL if x is None else dumps(x).decode() for x in vals]
+    if "\\" in "".join(texts):
+        return [COPY_NULL if x is None else copy_escape(t) for x, t in zip(vals, texts)]
+    return texts
 
 
 def copy_lines(batch: ConvertedBatch) -> list[str]:
     """The good rows of a converted batch as COPY text lines, rendered column by column."""
     cols = [_copy_column(col, kind) for col, kind in zip(batch.columns, batch.kinds)]
-    return ["\t".join(t) for t in zip(*cols)]
+    return list(map("\t".join, zip(*cols)))
 
 
 def _not_comparable(conn: sa.Connection, table: sa.Table) -> frozenset[str]:
@@ -314,24 +324,6 @@ def _portable(batch: ConvertedBatch) -> list[tuple]:
         if kind == "datetime":
             cols[j] = [x.astimezone(dt.timezone.utc) if x is not None and x.tzinfo is not None else x for x in cols[j]]
     return list(zip(*cols)) if cols else []
-
-
-@contextlib.contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Keep the cyclic garbage collector off the load's back: collect once, move the live heap
-    (Dagster, SQLAlchemy: ~150k objects) out of its view (``gc.freeze``), and let the
-    youngest generation grow to 50,000 objects before a collection (a batch allocates ~20
-    objects per row, none in a cycle: each collection is pure cost; measured 34 -> 14 µs per
-    row to render a batch). Restored afterwards."""
-    threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _open(loc: Location, profile: CsvProfile):
@@ -375,23 +367,26 @@ class _Load:
         res = self.res
         if not res.dry_run:
             writer.submit(self._ledger, "running").result()
-        batch: list[tuple[int, Any, dict]] = []
-        size, width = res.batch_size, len(self.conv.headers)
-        for rec in records:
-            res.rows_read += 1
-            if rec.error is not None:
-                self._failed(rec.row, rec.raw, rec.error)
-                continue
-            cells = rec.raw if isinstance(rec.raw, list) and len(rec.raw) >= width else list(rec.data.values())
-            batch.append((rec.row, cells, rec.data))
-            if len(batch) >= size:
+        batch: list[tuple[int, Any, None]] = []
+        size, n = res.batch_size, 0
+        try:
+            for n, got in enumerate(records.cell_rows(), 1):
+                if got[2] is not None:  # (row, raw, error): the reader could not read this row
+                    self._failed(*got)
+                    continue
+                batch.append(got)  # (row, cells, None): what convert_batch takes (raw from the cells)
+                if len(batch) >= size:
+                    res.rows_read = n
+                    self._flush(batch, writer)
+                    batch = []
+                    if self.should_stop():
+                        res.status = "cancelled"
+                        break
+            else:
+                res.rows_read = n
                 self._flush(batch, writer)
-                batch = []
-                if self.should_stop():
-                    res.status = "cancelled"
-                    break
-        else:
-            self._flush(batch, writer)
+        finally:
+            res.rows_read = max(res.rows_read, n)
         self._settle()
         writer.submit(self._finish).result()
 
@@ -409,7 +404,7 @@ class _Load:
         self.res.report.add(RowOutcome(row, Outcome.FAILED, error=reason))
         self.files.fail(row, cells if cells is not None else [], reason)
 
-    def _flush(self, batch: list[tuple[int, Any, dict]], writer: ThreadPoolExecutor) -> None:
+    def _flush(self, batch: list[tuple[int, Any, None]], writer: ThreadPoolExecutor) -> None:
         """Convert and render one batch here, then hand it to the writer (after counting the
         previous batch's outcomes)."""
         if not batch:

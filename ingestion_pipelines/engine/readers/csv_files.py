@@ -59,7 +59,7 @@ class CsvReader(TableReader):
                 self.delimiter, skip_space = delimiter or "\t", False
             else:
                 self.delimiter, skip_space = self._sniff(sample, at_eof)
-            self._reader = csv.reader(_strip_nul(self._text), delimiter=self.delimiter,
+            self._reader = csv.reader(_text_lines(self._text), delimiter=self.delimiter,
                                       skipinitialspace=skip_space, strict=False)
             self.columns = self._read_columns(header_rows, check_columns(columns))
         except BaseException:
@@ -69,7 +69,22 @@ class CsvReader(TableReader):
     def iterator(self) -> RecordIterator:
         """The records as the :class:`RecordIterator` that owns this reader."""
         return RecordIterator(self.format, self.records(), self.close, columns=self.columns,
-                              encoding=self.encoding, delimiter=self.delimiter, name=self.name)
+                              encoding=self.encoding, delimiter=self.delimiter, name=self.name,
+                              cell_rows=self.cell_rows)
+
+    def cell_rows(self) -> Iterator[tuple[int, Any, str | None]]:
+        """What :meth:`records` yields, without a record or dict per row (see
+        :meth:`RecordIterator.cell_rows`): ``(line, cells, None)`` for a row that fits the
+        header (``cells`` as read: at least one per column, extra cells all blank), else
+        ``(line, cells or None, error)`` with :meth:`records`' error and ``raw``."""
+        n = len(self.columns)
+        for line, cells in self.rows():
+            if type(cells) is list and len(cells) == n:  # the common case: no fitting to do
+                yield line, cells, None
+            elif isinstance(cells, Exception):
+                yield line, None, f"row {line}: unreadable CSV: {cells}"
+            else:
+                yield line, cells, fit(cells, n, f"row {line}", pad=False)[1]
 
     def records(self) -> Iterator[SourceRecord]:
         keys = self.columns
@@ -136,19 +151,20 @@ class CsvReader(TableReader):
 
     def _content_rows(self) -> Iterator[tuple[int, Any]]:
         """(start line, cells) for each non-blank record; csv errors become ``(line, exc)``."""
-        reader = self._reader
+        reader, offset = self._reader, self._offset + 1
         while True:
-            start = self._offset + reader.line_num + 1
+            start = offset + reader.line_num
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:  # e.g. a field over MAX_FIELD_CHARS
-                if self._offset + reader.line_num + 1 == start:
+                if offset + reader.line_num == start:
                     return  # no progress: give up rather than loop
                 yield start, exc
                 continue
-            if not blank(cells):
+            first = cells[0] if cells else ""
+            if (first and not first.isspace()) or not blank(cells):  # (a first cell with text: not blank)
                 yield start, cells
 
 
@@ -210,6 +226,36 @@ def _delimiter_scores(text: str, at_eof: bool) -> dict[str, float]:
     return scores
 
 
-def _strip_nul(lines: Any) -> Iterator[str]:
-    for line in lines:
-        yield line.replace("\x00", "") if "\x00" in line else line
+#: Characters of text decoded at a time for the csv module (:func:`_text_lines`).
+TEXT_CHUNK_CHARS = 256 * 1024
+
+
+def _text_lines(text: Any, size: int | None = None) -> Iterator[str]:
+    """The lines of ``text`` (a text stream opened with ``newline=""``: lines end at ``\n``,
+    ``\r\n`` or ``\r``, kept), NUL characters removed. Read ``size`` characters at a time,
+    each piece cut after its last line end and split by ``io.StringIO(newline="")`` (the
+    same line splitting as the stream's own iteration, in C: no Python work per line).
+    ``size`` default: :data:`TEXT_CHUNK_CHARS`."""
+    return itertools.chain.from_iterable(_line_blocks(text, size or TEXT_CHUNK_CHARS))
+
+
+def _line_blocks(text: Any, size: int) -> Iterator[io.StringIO]:
+    """Whole lines of ``text``, a block (``StringIO``) at a time (see :func:`_text_lines`).
+    A ``\r`` at the very end of a piece waits for the next one (it may be half of ``\r\n``)."""
+    parts: list[str] = []
+    while True:
+        chunk = text.read(size)
+        if not chunk:
+            break
+        if "\x00" in chunk:
+            chunk = chunk.replace("\x00", "")
+        cut = chunk.rfind("\n") + 1 or chunk.rfind("\r", 0, len(chunk) - 1) + 1
+        if not cut:  # no complete line yet (a long field)
+            parts.append(chunk)
+            continue
+        parts.append(chunk[:cut])
+        yield io.StringIO("".join(parts), newline="")
+        parts = [chunk[cut:]]
+    rest = "".join(parts)
+    if rest:
+        yield io.StringIO(rest, newline="")

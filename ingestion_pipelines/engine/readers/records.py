@@ -56,7 +56,8 @@ class RecordIterator(Iterator[SourceRecord]):
     def __init__(self, fmt: str, records: Iterator[SourceRecord], close: Callable[[], None], *,
                  columns: list[str] | None = None, encoding: str | None = None,
                  delimiter: str | None = None, sheet: str | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None,
+                 cell_rows: Callable[[], Iterator[tuple[int, Any, str | None]]] | None = None) -> None:
         self.format = fmt
         self.name = name
         self.columns = columns
@@ -66,6 +67,7 @@ class RecordIterator(Iterator[SourceRecord]):
         self._records = records
         self._close = close
         self._closed = False
+        self._cell_rows = cell_rows
 
     def __iter__(self) -> "RecordIterator":
         return self
@@ -86,6 +88,31 @@ class RecordIterator(Iterator[SourceRecord]):
         except BaseException:
             self.close()
             raise
+
+    def cell_rows(self) -> Iterator[tuple[int, Any, str | None]]:
+        """The same rows as the records, for a caller that wants each row's cells as a list
+        rather than a :class:`SourceRecord` (no record or dict built per row: the CRM CSV
+        profiles' bulk path). Yields ``(row, cells, None)`` for a record that was read —
+        ``cells`` in :attr:`columns` order, at least one per column (a CSV row's cells as
+        read, whose extra cells are blank; ``data``'s values when ``raw`` is shorter) — or
+        ``(row, raw, error)`` for one that was not (``raw`` and ``error`` as the record's).
+        Use either this or the iteration, not both; errors and closing as for iteration."""
+        if self._cell_rows is not None:
+            rows = self._cell_rows()
+        else:
+            width = len(self.columns or ())
+            rows = ((r.row, r.raw, r.error) if r.error is not None else
+                    (r.row, r.raw if isinstance(r.raw, list) and len(r.raw) >= width else list(r.data.values()), None)
+                    for r in self._records)
+        if self._closed:
+            return
+        try:
+            yield from rows
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            where = f"{self.name}: " if self.name else ""
+            raise FileFormatError(f"{where}the compressed data is truncated or corrupt: {exc}") from exc
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Release the underlying file (idempotent)."""
