@@ -5,13 +5,21 @@
 #   daemon      : dagster-daemon run -w workspace.docker.yaml
 # The instance (DAGSTER_HOME/dagster.yaml) is the project's dagster.yaml + dagster.postgres.yaml,
 # written by the same function `ingest` uses; DAGSTER_PG_* come from the environment at run time.
-FROM python:3.11-slim-bookworm
+# Any Debian bookworm image with Python 3.11 and its venv module works as the base (the
+# official python image by default; `--build-arg BASE_IMAGE=...` for a mirror or a local one).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/home \
     INGEST_STATE_DIR=/opt/dagster/state
+
+# The project's own environment (the base's Python untouched; `python`, `dagster`, `ingest` on PATH).
+RUN python3 -m venv "$VIRTUAL_ENV"
 
 WORKDIR /opt/dagster/app
 
