@@ -776,7 +776,9 @@ class Server:
         return {"Authorization": f"Bearer {token}"}
 
     def stop(self) -> None:
+        """Stop serving; a request still held by an injected delay is cut off."""
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(10)
 
 
