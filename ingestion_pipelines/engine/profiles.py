@@ -575,20 +575,27 @@ def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any],
     return read
 
 
-def _iso_fast(tz: Any) -> Callable[[str], Any]:
-    """:func:`~.validate.timestamp`'s first step (``datetime.fromisoformat``) as a fast path;
-    None for anything it does not read (bare digits go to the full reader: Excel serials)."""
+def _timestamp_fast(tz: Any) -> Callable[[str], Any]:
+    """:func:`~.validate.timestamp`'s common cases as a fast path: ISO 8601 (its first step,
+    ``datetime.fromisoformat``) and US ``m/d/Y`` with an optional time
+    (:func:`~.validate.us_datetime`); a naive value is in ``tz``. None for anything else
+    (bare digits go to the full reader: Excel serials)."""
     from datetime import datetime
 
-    iso = datetime.fromisoformat
+    iso, us = datetime.fromisoformat, v.us_datetime
 
     def fast(x: str) -> Any:
-        if len(x) < 10 or x[4] != "-" or x.isdigit():  # not YYYY-MM-DD...: no exception to pay for
+        if len(x) < 8 or x.isdigit():  # not YYYY-MM-DD... or m/d/YYYY...: no exception to pay for
             return None
-        try:
-            d = iso(x)
-        except ValueError:
-            return None
+        if x[4] == "-":
+            try:
+                d = iso(x)
+            except ValueError:
+                return None
+        else:
+            d = us(x)
+            if d is None:
+                return None
         return d if d.tzinfo is not None else d.replace(tzinfo=tz)
     return fast
 
@@ -645,7 +652,7 @@ class RowConverter:
             if f.tz_field or f.time_field:
                 return self._datetime_with_cells(f)
             full = functools.partial(v.timestamp, default_tz=self.tz, dayfirst=f.dayfirst, excel=f.excel)
-            return _fast_column(_iso_fast(self.tz), full, memo=False) if not f.dayfirst else _each(full)
+            return _fast_column(_timestamp_fast(self.tz), full, memo=False) if not f.dayfirst else _each(full)
         if f.type == "text" and f.parse is None and not f.choices:
             return _text_column(f.max_length)
         fn = _normaliser(f, self.profile)

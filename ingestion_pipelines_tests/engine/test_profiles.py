@@ -283,3 +283,32 @@ def test_plain_email_fast_path_agrees_with_email_validator(corpus):
 def test_plain_amount_fast_path_matches_the_full_reading(raw, want):
     assert v.decimal(raw, "x") == want == v.decimal(" " + raw, "x")  # the padded form takes the full path
     assert v.decimal("1.234", "x", decimal_comma=True) == Decimal("1234")
+
+
+def test_timestamp_fast_path_agrees_with_the_full_reader():
+    """profiles' timestamp fast path (ISO, and validate.us_datetime for US m/d/Y) gives what
+    validate.timestamp gives, on every string it answers; bad dates and hours are left to
+    the full reader (which reports them)."""
+    from zoneinfo import ZoneInfo
+
+    from ingestion_pipelines.engine.profiles import _timestamp_fast
+
+    tz = ZoneInfo("America/New_York")
+    fast = _timestamp_fast(tz)
+    dates = ["06/23/2025", "6/3/2025", "02/29/2024", "02/29/2025", "13/01/2025", "00/10/2025", "12/32/2025",
+             "1/1/0001", "12/31/9999"]
+    times = ["", " 2:30 PM", " 02:30:00 pm", " 12:00:00 AM", " 12:59 PM", " 0:30 AM", " 13:00 PM", " 14:30:00",
+             " 23:59:59", " 24:00:00", " 9:60:00", " 10:30:61 AM", " 1:05:09 am", " 11:59:59 Pm"]
+    answered = 0
+    for d, t in itertools.product(dates, times):
+        for s in (d + t, "2025-06-23T" + t.strip().split(" ")[0] if t else "2025-06-23"):
+            got = fast(s)
+            if got is None:
+                continue
+            answered += 1
+            assert got == v.timestamp(s, "t", tz, excel=True) and got.tzinfo == v.timestamp(s, "t", tz, excel=True).tzinfo, s
+    for s in ["06/23/2025 02:30:00 PM", "2025-06-23T10:00:00Z", "2025-06-23T10:00:00-04:00", "6/3/2025 2:30 PM"]:
+        assert fast(s) is not None, s
+    for s in ["06/23/2025  2:30 PM", " 06/23/2025", "06/23/25 2:30 PM", "45123", "06/23/2025 13:00 PM", "2/30/2025"]:
+        assert fast(s) is None, s  # left to the full reader
+    assert answered > 60
