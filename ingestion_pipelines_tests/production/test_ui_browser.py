@@ -76,7 +76,8 @@ def test_the_ui_tells_the_story(tmp_path, browser_page):
         parent = launch("artists_import_job", RunConfig(ops={"artists_import": ArtistsImportConfig(skip_photos=True)}))
         assert parent.success
         instance = DagsterInstance.get()
-        with svc.webserver(env, ARTIFACTS / "logs") as url, svc.daemon(env, ARTIFACTS / "logs"):
+        # the daemon first: it loads the code location while the webserver does
+        with svc.daemon(env, ARTIFACTS / "logs"), svc.webserver(env, ARTIFACTS / "logs") as url:
             # 1. the asset graph shows every group of the code location
             groups = sorted({spec.group_name for spec in defs.resolve_all_asset_specs()})
             _open(page, f"{url}/asset-groups", first_visit=True)
