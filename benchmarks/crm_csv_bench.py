@@ -168,7 +168,7 @@ def method_cli(a) -> dict:
         n = c.exec_driver_sql(f'SELECT count(*) FROM "{a.schema}".leadconduit_leads').scalar()
     shutil.rmtree(env["INGEST_STATE_DIR"], ignore_errors=True)
     return {"rows": a.rows, "landed": n, "seconds": secs, "peak_rss_mb_command": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            "stdout_tail": p.stdout[-300:]}
+            "stdout_tail": p.stdout[-1500:]}
 
 
 def method_copy(a) -> dict:
