@@ -35,7 +35,7 @@ _ADD_PARTITION = """mutation($sel: RepositorySelector!, $name: String!, $key: St
 
 _RUN = """query($runId: ID!) { runOrError(runId: $runId) { __typename
   ... on Run { status assetMaterializations { assetKey { path } metadataEntries { label __typename
-      ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } } } }
+      ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } ... on UrlMetadataEntry { url } } } }
   ... on RunNotFoundError { message } ... on PythonError { message } } }"""
 
 
@@ -46,7 +46,7 @@ class GraphQLError(RuntimeError):
 @dataclass
 class RunState:
     """One followed run: ``label`` (``tenants`` or ``tenant <id>``), its ``status`` and, per
-    asset key (``a/b``), the materialization's metadata (ints and texts)."""
+    asset key (``a/b``), the materialization's metadata (ints, texts and URLs: the result files)."""
 
     label: str
     run_id: str
@@ -137,7 +137,7 @@ class WebserverRuns:
             for m in res["assetMaterializations"]:
                 md = assets.setdefault("/".join(m["assetKey"]["path"]), {})
                 for e in m["metadataEntries"]:
-                    md[e["label"]] = e.get("intValue", e.get("text"))
+                    md[e["label"]] = e.get("intValue", e.get("text", e.get("url")))
             run.assets = assets
         return run
 
