@@ -275,7 +275,7 @@ def _copy_column(vals: list[Any], kind: str) -> list[str]:
         joined = "".join(present)
         if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
             return [null if x is None else copy_escape(x) for x in vals]
-        return [null if x is None else x for x in vals]
+        return [null if x is None else x for x in vals] if len(present) < len(vals) else vals
     if kind in ("datetime", "date", "time"):
         return [null if x is None else x.isoformat() for x in vals]
     if kind == "boolean":

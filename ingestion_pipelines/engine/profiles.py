@@ -39,6 +39,7 @@ raising :class:`~.validate.FieldError`), e.g. SalesPro's office id inside parent
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field as dc_field
@@ -547,7 +548,9 @@ def _text_column(max_len: int | None) -> Callable[[list[Any], str], ColumnOut]:
             return slow(col, name)
         if v._CONTROL.search(joined):
             return slow(col, name)
-        out = [x.strip() or None for x in col]
+        out = list(map(str.strip, col))
+        if "" in out:
+            out = [x or None for x in out]
         if max_len is not None and any(x is not None and len(x) > max_len for x in out):
             return slow(col, name)
         return out, []
@@ -562,15 +565,17 @@ def _fast_column(fast: Callable[[str], Any], full: Callable[[Any, str], Any],
     full = _cached(full) if memo else full
 
     def read(col: list[Any], name: str) -> ColumnOut:
-        out, bad = [], []
-        for i, x in enumerate(col):
-            got = fast(x) if type(x) is str else None
-            if got is None:
-                try:
-                    got = full(x, name)
-                except v.FieldError as e:
-                    bad.append((i, e.with_traceback(None)))
-            out.append(got)
+        # an empty cell is None for every normaliser (blank); the rest through the fast path
+        out = [(fast(x) if x else None) if type(x) is str else None for x in col]
+        bad = []
+        for i in [i for i, got in enumerate(out) if got is None]:
+            x = col[i]
+            if x == "":
+                continue
+            try:
+                out[i] = full(x, name)
+            except v.FieldError as e:
+                bad.append((i, e.with_traceback(None)))
         return out, bad
     return read
 
@@ -737,7 +742,7 @@ class RowConverter:
         if errors or skipped:
             drop = {i for i, _ in skipped}
             keep = [i for i in keep if i not in drop]
-            columns = [[col[i] for i in keep] for col in columns]
+            columns = [_pick(col, keep) for col in columns]
         warnings = [CellWarning(rows[i][0], name, value, msg) for i, name, value, msg in
                     sorted(warned, key=lambda w: w[0]) if i not in errors]
         return ConvertedBatch(self.columns, self.kinds, [rows[i][0] for i in keep], columns,
@@ -800,6 +805,13 @@ class ConvertedBatch:
     def values(self) -> list[tuple]:
         """The good rows' values as tuples in ``names`` order."""
         return list(zip(*self.columns)) if self.columns else [() for _ in self.rows]
+
+
+def _pick(col: Sequence[Any], keep: list[int]) -> list[Any]:
+    """``[col[i] for i in keep]`` (in C: ``operator.itemgetter``)."""
+    if len(keep) < 2:
+        return [col[i] for i in keep]
+    return list(operator.itemgetter(*keep)(col))
 
 
 def _first_filled(cells: Sequence[Any], positions: tuple[int, ...]) -> Any:
