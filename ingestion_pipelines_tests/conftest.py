@@ -8,6 +8,7 @@ where it fails them.
 from __future__ import annotations
 
 import os
+import sys
 import socket
 import uuid
 from contextlib import contextmanager
@@ -56,6 +57,46 @@ def _isolated_state(tmp_path_factory):
     with patched_env({"INGEST_STATE_DIR": str(state), "DAGSTER_HOME": str(state / "dagster_home")},
                      unset=("WAREHOUSE_URL", "STORAGE_URL")):
         yield state
+
+
+@pytest.fixture(autouse=True)
+def _fresh_code_location_when_env_changed():
+    """Before each test, forget a code location (``ingestion_pipelines.definitions``, and
+    ``launch.code_location``'s cache) that an earlier test imported under other variables.
+
+    ``shared_resources()`` binds the warehouse when the module is imported: ``EnvVar
+    ("WAREHOUSE_URL")`` while the variable is set, else the default SQLite path of that
+    moment's state folder. A process that runs ``ingest`` imports it once, under its own
+    environment; a test session does not, and a test that patched ``WAREHOUSE_URL`` (the
+    daemon test) would leave later in-process launches a variable that no longer exists."""
+    mod = sys.modules.get("ingestion_pipelines.definitions")
+    if mod is not None:
+        from dagster import EnvVar
+
+        from ingestion_pipelines.settings import default_warehouse_url
+
+        url = getattr((mod.defs.resources or {}).get("warehouse"), "url", None)
+        current = bool(os.environ.get("WAREHOUSE_URL")) if isinstance(url, EnvVar) else url == default_warehouse_url()
+        if not current:
+            del sys.modules["ingestion_pipelines.definitions"]
+            launch = sys.modules.get("ingestion_pipelines.launch")
+            if launch is not None:
+                launch.code_location.cache_clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _close_warehouse_pools():
+    """After each test, close the pooled connections of the process-wide warehouse engines
+    (``resources.warehouse._ENGINES``: one per URL and schema, and many tests use a schema of
+    their own). Without it the suite held ~100 idle PostgreSQL connections by its last third
+    and met ``FATAL: sorry, too many clients already``. A disposed engine stays usable: it
+    opens new connections when asked."""
+    yield
+    from ingestion_pipelines.resources import warehouse
+
+    for eng in list(warehouse._ENGINES.values()):
+        eng.dispose()
 
 
 @pytest.fixture
