@@ -61,8 +61,9 @@ def _isolated_state(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_code_location_when_env_changed():
-    """Before each test, forget a code location (``ingestion_pipelines.definitions``, and
-    ``launch.code_location``'s cache) that an earlier test imported under other variables.
+    """Before each test, forget a code location (``ingestion_pipelines.definitions``,
+    ``launch.code_location``'s cache, Dagster's reconstructed job) that an earlier test
+    imported under other variables.
 
     ``shared_resources()`` binds the warehouse when the module is imported: ``EnvVar
     ("WAREHOUSE_URL")`` while the variable is set, else the default SQLite path of that
@@ -78,10 +79,16 @@ def _fresh_code_location_when_env_changed():
         url = getattr((mod.defs.resources or {}).get("warehouse"), "url", None)
         current = bool(os.environ.get("WAREHOUSE_URL")) if isinstance(url, EnvVar) else url == default_warehouse_url()
         if not current:
+            from dagster._core.definitions.reconstruct import ReconstructableJob
+
             del sys.modules["ingestion_pipelines.definitions"]
             launch = sys.modules.get("ingestion_pipelines.launch")
             if launch is not None:
                 launch.code_location.cache_clear()
+            # Dagster keeps the last job it reconstructed (lru_cache on these NamedTuple
+            # methods, keyed by the equal-by-value origin): forget it too.
+            ReconstructableJob.get_definition.cache_clear()
+            ReconstructableJob.get_repository_definition.cache_clear()
     yield
 
 
