@@ -26,10 +26,8 @@ import importlib.util
 import os
 import pkgutil
 import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import click
 
@@ -71,41 +69,15 @@ def _line_count(path: Path) -> int | None:
         return None
 
 
-@contextmanager
-def _progress_bar(profile: "CsvProfile", uri: str, total: int | None) -> Iterator[None]:
-    """A progress bar on standard error fed, on a thread, from the ``ingest_files`` row of
-    ``uri`` (``rows_read``, committed with each batch) while the block runs."""
+def _rows_read(profile: "CsvProfile", uri: str):
+    """The count query of the progress bar: ``rows_read`` of the running ``ingest_files`` row
+    of ``uri`` (committed with each batch)."""
     import sqlalchemy as sa
 
     from ..engine.ledger import ingest_files as f
-    from ..resources.warehouse import WarehouseResource
 
-    engine = WarehouseResource().engine  # WAREHOUSE_URL, as the run's
-    query = (sa.select(f.c.rows_read).where(f.c.source == profile.ledger_source, f.c.uri == uri, f.c.status == "running")
-             .order_by(f.c.finished_at.desc()).limit(1))
-    stop = threading.Event()
-
-    def watch() -> None:
-        with click.progressbar(length=total, label=f"{profile.command} rows", file=sys.stderr, show_pos=True,
-                               show_eta=total is not None) as bar:
-            done = 0
-            while not stop.wait(0.5):
-                try:
-                    with engine.connect() as conn:
-                        now = int(conn.execute(query).scalar() or 0)
-                except Exception:  # noqa: BLE001 - the ledger table not created yet
-                    now = done
-                if now > done:
-                    bar.update(now - done)
-                    done = now
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join(5)
+    return (sa.select(f.c.rows_read).where(f.c.source == profile.ledger_source, f.c.uri == uri, f.c.status == "running")
+            .order_by(f.c.finished_at.desc()).limit(1))
 
 
 def _dry_run_report(md: dict) -> str:
@@ -125,6 +97,7 @@ def run_file(profile: "CsvProfile", file: str, dry_run: bool, force_refresh: boo
     from ..engine.profile_assets import csv_run_config, profile_asset_key
     from ..engine.profile_load import csv_batch_size
     from ..launch import launch, materializations, summarize
+    from .progress import committed_progress
 
     try:
         batch_size = csv_batch_size()
@@ -137,7 +110,8 @@ def run_file(profile: "CsvProfile", file: str, dry_run: bool, force_refresh: boo
         raise click.UsageError(f"no such file: {file}")
     cfg = csv_run_config(profile, file, dry_run=dry_run, force_refresh=force_refresh, batch_size=batch_size)
     if local.exists() and not dry_run:
-        with _progress_bar(profile, local.resolve().as_uri(), _line_count(local)):
+        uri = local.resolve().as_uri()
+        with committed_progress(f"{profile.command} rows", _rows_read(profile, uri), length=_line_count(local)):
             result = launch(profile.job_name, cfg)
     else:
         result = launch(profile.job_name, cfg)

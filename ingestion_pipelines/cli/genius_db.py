@@ -15,9 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import click
 
@@ -67,53 +64,12 @@ def _source_rows(source_tables: list[str], table: str, max_records: int) -> int 
     return sum(min(x, max_records) if max_records else x for x in n)
 
 
-def _rows_read(engine, since: dt.datetime) -> int:
-    import sqlalchemy as sa
-
-    from ..engine.sync_state import sync_history as h
-
-    with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(h.c.rows_read), 0)).where(
-            h.c.source == "genius", h.c.started_at >= since)).scalar() or 0)
-
-
-@contextmanager
-def _progress_bar(total: int | None) -> Iterator[None]:
-    """A progress bar on standard error, fed from ``sync_history`` (committed rows read by the
-    runs started since now) on a thread while the block runs."""
-    from ..resources.warehouse import WarehouseResource
-
-    engine = WarehouseResource().engine  # WAREHOUSE_URL, as the run's (whose EnvVar only a run resolves)
-    since, stop = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), threading.Event()
-
-    def watch() -> None:
-        with click.progressbar(length=total, label="genius rows read", file=sys.stderr,
-                               show_pos=True, show_eta=total is not None) as bar:
-            done = 0
-            while True:
-                try:
-                    now = _rows_read(engine, since)
-                except Exception:  # noqa: BLE001 - tables not created yet / busy
-                    now = done
-                if now > done:
-                    bar.update(now - done)
-                    done = now
-                if stop.wait(0.5):
-                    break
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join(5)
-
 
 def _run(job: str, source_tables: list[str], full: bool, since: str, max_records: int, table: str,
          dry_run: bool) -> None:
     """Launch ``job`` with the options behind a progress bar, print its summary, exit 0/1."""
     from ..launch import launch, summarize
+    from .progress import committed_progress, rows_read_since
 
     if full and since:
         raise click.UsageError("use --full or --since, not both")
@@ -123,7 +79,8 @@ def _run(job: str, source_tables: list[str], full: bool, since: str, max_records
         except ValueError:
             raise click.UsageError(f"--since: expected YYYY-MM-DD[ HH:MM:SS], got {since!r}") from None
     cfg = run_config(full=full, since=since, max_records=max_records or 0, table=table or "", dry_run=dry_run)
-    with _progress_bar(_source_rows(source_tables, table, max_records or 0)):
+    with committed_progress("genius rows read", rows_read_since("genius"),
+                            length=_source_rows(source_tables, table, max_records or 0)):
         result = launch(job, cfg)
     click.echo(summarize(result))
     sys.exit(0 if result.success else 1)

@@ -17,9 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import click
 
@@ -36,51 +33,10 @@ def run_config(*, full: bool = False, since: str = "", limit: int = 0, dry_run: 
     return RunConfig(ops={names.ASSET_NAME: HubspotSyncConfig(full=full, since=since, limit=limit, dry_run=dry_run)})
 
 
-def _read_so_far(engine, since: dt.datetime) -> int:
-    import sqlalchemy as sa
-
-    from ..engine.sync_state import sync_history as h
-
-    with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(h.c.rows_read), 0)).where(
-            h.c.source == "hubspot", h.c.started_at >= since)).scalar() or 0)
-
-
-@contextmanager
-def _progress() -> Iterator[None]:
-    """``hubspot: N records`` on standard error, updated from ``sync_history`` (records
-    committed by the runs started since now) on a thread while the block runs."""
-    from ..resources.warehouse import WarehouseResource
-
-    engine = WarehouseResource().engine  # WAREHOUSE_URL read now (the shared resource holds an EnvVar)
-    since, stop = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), threading.Event()
-
-    def watch() -> None:
-        with click.progressbar(length=None, label="hubspot records", file=sys.stderr, show_pos=True) as bar:
-            done = 0
-            while True:
-                try:
-                    now = _read_so_far(engine, since)
-                except Exception:  # noqa: BLE001 - tables not created yet / busy
-                    now = done
-                if now > done:
-                    bar.update(now - done)
-                    done = now
-                if stop.wait(0.5):
-                    break
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join(5)
-
-
 def _run(job: str, full: bool, since: str, lastmodifieddate: str, limit: int | None, dry_run: bool) -> None:
     """Launch ``job`` with the options behind the progress line, print its summary, exit 0/1."""
     from ..launch import launch, summarize
+    from .progress import committed_progress, rows_read_since
 
     if since and lastmodifieddate and since != lastmodifieddate:
         raise click.UsageError("--since and --lastmodifieddate are the same option: give one")
@@ -92,7 +48,7 @@ def _run(job: str, full: bool, since: str, lastmodifieddate: str, limit: int | N
             dt.datetime.fromisoformat(since.strip().replace("Z", "+00:00"))
         except ValueError:
             raise click.UsageError(f"--since: expected YYYY-MM-DD[THH:MM:SS], got {since!r}") from None
-    with _progress():
+    with committed_progress("hubspot records", rows_read_since("hubspot")):
         result = launch(job, run_config(full=full, since=since, limit=limit or 0, dry_run=dry_run))
     click.echo(summarize(result))
     sys.exit(0 if result.success else 1)
