@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from dagster import AssetCheckSeverity, build_op_context
+from dagster import AssetCheckSeverity, build_asset_check_context
 
 from ingestion_pipelines.engine.profile_geography import zip_state_check, zip_state_counts
 from ingestion_pipelines.engine.profile_load import load_csv
@@ -83,7 +83,7 @@ def test_the_asset_check_warns_with_examples(with_reference, sqlite_warehouse, l
     check = zip_state_check(profile("genius-prospects"), "zip", "state")
     (key,) = check.check_keys
     assert (key.asset_key.path, key.name) == (["genius", "csv_prospects"], "zip_state_known")
-    result = check(build_op_context(resources={"warehouse": sqlite_warehouse}))
+    result = check(build_asset_check_context(resources={"warehouse": sqlite_warehouse}))
     assert result.passed is False and result.severity == AssetCheckSeverity.WARN
     md = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
     if with_reference:
