@@ -50,6 +50,7 @@ from ....engine.api import (
     ApiClient, ApiError, AuthRefused, BearerToken, OAuth2Refresh, QuotaExhausted, RateBudget, StreamWriter,
     Windows, default_retry, full_watermark, plan, prefetch,
 )
+from ....engine.api.streams import StreamResult, SyncOptions
 from ....engine.load import PendingRow, TableLoad
 from ....engine.outcomes import CellWarning, Outcome, RowOutcome
 from ....engine.sync_state import StreamSync, Watermark, ensure_tables, read_watermark
@@ -356,34 +357,6 @@ def _search_by_id(client: ApiClient, res: HubspotResource, spec: ObjectStream, p
 
 
 # -- one stream ----------------------------------------------------------------------------
-
-@dataclass
-class StreamResult:
-    """One stream's outcome: ``sync`` (its history), ``status``, ``error``, the writer's
-    ``report``, and ``details`` (requests, windows, archived, merged, timings) for the metadata."""
-
-    sync: StreamSync
-    status: str
-    error: str
-    report: Any
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SyncOptions:
-    """``full``; ``since`` (aware datetime); ``limit`` (records per object, 0 = all);
-    ``dry_run``; ``run_id``; ``should_stop`` (polled between pages); ``on_progress(n)``;
-    ``properties``: per stream, the properties to read (default: all)."""
-
-    full: bool = False
-    since: dt.datetime | None = None
-    limit: int = 0
-    dry_run: bool = False
-    run_id: str | None = None
-    should_stop: Callable[[], bool] = lambda: False
-    on_progress: Callable[[int], None] = lambda n: None
-    properties: dict[str, list[str]] = field(default_factory=dict)
-
 
 def _ms(d: dt.datetime) -> int:
     return int(d.timestamp() * 1000)
