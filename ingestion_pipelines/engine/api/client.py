@@ -78,7 +78,10 @@ def default_retry(total: int = 6, backoff_factor: float = 0.5, backoff_max: floa
 @dataclass(frozen=True)
 class Endpoint:
     """An endpoint spec (see the module docstring). ``path`` may hold ``{name}`` placeholders
-    filled by :meth:`request`; ``records`` is the dotted path of the record list."""
+    filled by :meth:`request`; ``records`` is the dotted path of the record list; ``decode``:
+    ``(response, request) -> (body, records)`` for an answer that is not plain JSON (an Atom
+    feed: :func:`~.odata.decode_page`); the paginator then sees that ``body``. A ``decode`` that
+    cannot read the answer raises :class:`ApiError` (an unreadable page is never empty)."""
 
     path: str
     method: str = "GET"
@@ -88,6 +91,7 @@ class Endpoint:
     paginator: Paginator = field(default_factory=Paginator)
     budget: str | None = "default"
     ok: tuple[int, ...] = (200,)
+    decode: Callable[[requests.Response, Request], tuple[Any, list[Any]]] | None = None
 
     def request(self, base_url: str, path_vars: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None, json: Mapping[str, Any] | None = None) -> Request:
@@ -236,6 +240,9 @@ class ApiClient:
         paginator) decoded into a :class:`Page`."""
         resp = self.send(req.method, req.url, params=req.params or None, json=req.json, budget=req.budget,
                          ok=endpoint.ok)
+        if endpoint.decode is not None:
+            body, records = endpoint.decode(resp, req)
+            return Page(list(records), body, resp.status_code, replace(req), resp.headers)
         try:
             body = orjson.loads(resp.content)  # ~2x faster than json: pages of 100-200 records
         except orjson.JSONDecodeError:
