@@ -37,6 +37,7 @@ What it does (all limits are fields of :class:`Limits`, so a test can lower them
   401 ``EXPIRED_AUTHENTICATION``, an unknown one 401 ``INVALID_AUTHENTICATION``.
 * 414 for a URL longer than ``url_limit`` characters; faults injected with
   :meth:`Portal.inject` (any status, or a delay longer than the client's timeout).
+* :class:`WebhookEmitter`: HubSpot's webhook sender (v3-signed batches, retries).
 * Test operations: :meth:`Portal.touch` (several records in the same millisecond if asked),
   :meth:`Portal.archive`, :meth:`Portal.merge`, :meth:`Portal.create`; :attr:`Portal.stats`
   counts requests and 429s by policy.
@@ -759,6 +760,65 @@ def app_for(portal: Portal) -> Starlette:
     app = Starlette(routes=routes)
     app.state.portal = portal
     return app
+
+
+# -- the webhook emitter (APIS.md §1 "Webhooks v3", §8) -----------------------------------
+
+#: the escapes HubSpot decodes in the URI before it signs it (APIS.md §1)
+_SIGNED_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
+                   "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+
+
+@dataclass
+class WebhookEmitter:
+    """HubSpot's side of a webhook subscription: :meth:`event` builds an event (``eventId``
+    counting up), :meth:`post` sends a batch (at most 100) to ``url`` signed with v3
+    (``timestamp_ms``: now unless given, e.g. a stale one), and retries a non-2xx answer or a
+    connection failure up to ``retries`` times (HubSpot: 10 over 24 h), ``attemptNumber``
+    counting up. Returns the last answer's status (None: no answer)."""
+
+    url: str
+    secret: str
+    portal_id: int = 147893286
+    next_event_id: int = 1
+    timeout_s: float = 5.0
+
+    def event(self, subscription_type: str, object_id: int, occurred_ms: int, **extra: Any) -> dict:
+        e = {"eventId": self.next_event_id, "subscriptionId": 25458, "portalId": self.portal_id, "appId": 177698,
+             "occurredAt": occurred_ms, "subscriptionType": subscription_type, "attemptNumber": 0,
+             "objectId": object_id, "changeSource": "CRM", **extra}
+        self.next_event_id += 1
+        return e
+
+    def headers(self, body: bytes, timestamp_ms: int | None = None, method: str = "POST") -> dict[str, str]:
+        import hashlib
+        import hmac
+        import re
+
+        ts = str(int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+        uri = re.sub("|".join(_SIGNED_DECODED), lambda m: _SIGNED_DECODED[m.group(0).upper()], self.url, flags=re.I)
+        mac = hmac.new(self.secret.encode(), method.encode() + uri.encode() + body + ts.encode(), hashlib.sha256)
+        return {"Content-Type": "application/json", "X-HubSpot-Signature-v3": base64.b64encode(mac.digest()).decode(),
+                "X-HubSpot-Request-Timestamp": ts}
+
+    def post(self, events: list[dict], retries: int = 0, timestamp_ms: int | None = None,
+             session: Any = None) -> int | None:
+        import json
+
+        import requests
+
+        http = session or requests
+        status = None
+        for attempt in range(retries + 1):
+            body = json.dumps([{**e, "attemptNumber": attempt} for e in events]).encode()
+            try:
+                status = http.post(self.url, data=body, headers=self.headers(body, timestamp_ms),
+                                   timeout=self.timeout_s).status_code
+            except requests.RequestException:
+                status = None
+            if status is not None and 200 <= status < 300:
+                break
+        return status
 
 
 # -- running it ----------------------------------------------------------------------------

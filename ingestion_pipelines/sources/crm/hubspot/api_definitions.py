@@ -45,6 +45,7 @@ from ....engine.runs import run_terminating
 from ....resources.storage import BlobStore
 from ....resources.warehouse import WarehouseResource
 from . import api_names as names
+from . import webhook_definitions
 from .api_streams import OBJECTS
 from .api_sync import HubspotResource, StreamResult, SyncOptions, sync_associations, sync_object
 from .schema import TABLES, hubspot_associations, metadata
@@ -179,5 +180,6 @@ SCHEDULES = [
                        description="Nightly (02:30 UTC): a full read of every HubSpot stream (archived, merged and missed records)."),
 ]
 
-defs = Definitions(assets=[hubspot_sync], jobs=JOBS, schedules=SCHEDULES,
-                   resources={names.RESOURCE: hubspot_resource()})
+defs = Definitions.merge(
+    Definitions(assets=[hubspot_sync], jobs=JOBS, schedules=SCHEDULES, resources={names.RESOURCE: hubspot_resource()}),
+    webhook_definitions.defs)  # the webhooks' asset, job and sensor, on the same ``hubspot`` resource
