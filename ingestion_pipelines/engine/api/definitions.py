@@ -22,7 +22,6 @@ variable names that fill it, preferred first), ``DEFAULT_BASE_URL`` (or None: re
 run needs it; a missing one fails fast naming it (:meth:`ApiResource.required`).
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import os
@@ -123,7 +122,7 @@ class ApiResource(ConfigurableResource):
         got = [self.value(f) for f in fields]
         missing = [f for f, x in zip(fields, got) if not x]
         if missing:
-            wanted = "; ".join(" or ".join(self.VARIABLES.get(f, (f,))) for f in missing)
+            wanted = " and ".join(" or ".join(self.VARIABLES.get(f, (f,))) for f in missing)
             raise Failure(f"{self.SYSTEM or type(self).__name__} credentials missing: set {wanted}")
         return got  # type: ignore[return-value]
 

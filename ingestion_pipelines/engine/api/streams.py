@@ -43,15 +43,16 @@ import sqlalchemy as sa
 
 from .. import validate as v
 from ..load import PendingRow, TableLoad
-from ..outcomes import IngestReport, Outcome, RowOutcome
+from ..outcomes import Outcome, RowOutcome
 from ..profiles import CsvProfile, Field, HeaderMap, RowConverter
+from ..schema import natural_key_constraint, record_columns
 from ..sync_state import StreamSync, Watermark, ensure_tables, read_watermark
 from .auth import AuthRefused
 from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, prefetch
 from .incremental import Plan, StreamWriter, full_watermark, plan
 from .paginators import dig
 
-__all__ = ["RestStream", "StreamResult", "SyncOptions", "sync_stream", "record_paths", "parse_cursor_time"]
+__all__ = ["RestStream", "StreamResult", "SyncOptions", "parse_cursor_time", "record_paths", "stream_table", "sync_stream"]
 
 CURSOR_TYPES = ("datetime", "id")
 
@@ -156,8 +157,25 @@ class RestStream:
             got = self._derived["hmap"] = HeaderMap(tuple(headers), positions, (), {})
         return got
 
+    @property
+    def key_path(self) -> str | None:
+        """The record path of a one-field key (the watermark's tie-break id), else None."""
+        if len(self.key) != 1:
+            return None
+        return record_paths(next(f for f in self.fields if f.name == self.key[0]))[0]
+
     def load_spec(self) -> TableLoad:
         return TableLoad(self.table, preserve_on_blank=self.preserve_on_blank, fill_only=self.fill_only)
+
+
+def stream_table(name: str, metadata: sa.MetaData, fields: Sequence[Field], key: Sequence[str] = ("id",),
+                 comment: str = "") -> sa.Table:
+    """A table derived from a stream's fields (DESIGN.md §10): each stored field's column
+    (:meth:`Field.sql_type`, its ``description`` as the comment; the key NOT NULL), then
+    ``raw``, the audit columns and ``_deleted_at``, the key as ``uq_<name>_natural_key``."""
+    cols = [sa.Column(f.name, f.sql_type(), nullable=f.name not in key, comment=f.description or None)
+            for f in fields if f.store]
+    return sa.Table(name, metadata, *cols, *record_columns(), natural_key_constraint(name, *key), comment=comment or None)
 
 
 def record_paths(f: Field) -> tuple[str, ...]:
@@ -308,6 +326,10 @@ def _write_page(writer: StreamWriter, conv: RowConverter, stream: RestStream, re
     failed = bad + [RowOutcome(row, Outcome.FAILED, error=str(err), record=_record_of(batch, row))
                     for row, _cells, err in got.failed]
     recs = {row: rec for row, _cells, rec in batch}
+    for j, kind in enumerate(got.kinds):  # UTC: SQLite/MySQL drop an offset and read the wall time back as UTC
+        if kind == "datetime":
+            got.columns[j] = [x.astimezone(dt.timezone.utc) if x is not None and x.tzinfo is not None else x
+                              for x in got.columns[j]]
     rows = []
     for row, vals in zip(got.rows, got.values()):
         values = dict(zip(got.names, vals))
@@ -329,7 +351,7 @@ def _cursor_of(stream: RestStream, rec: Mapping[str, Any]) -> Watermark | None:
     if stream.cursor is None:
         return None
     raw = dig(rec, stream.cursor)
-    key = dig(rec, record_paths(stream.converter_profile().field(stream.key[0]))[0]) if len(stream.key) == 1 else None
+    key = dig(rec, stream.key_path) if stream.key_path is not None else None
     if raw is None or raw == "":
         return None
     if stream.cursor_type == "id":
@@ -355,7 +377,3 @@ def _deleted_at(stream: RestStream, rec: Mapping[str, Any], started: dt.datetime
             return t
     return started
 
-
-def report_counts(report: IngestReport) -> dict[str, int]:
-    """The report's outcome counts (for logs)."""
-    return dict(report.counts)
