@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from .arrivy import api_definitions as arrivy_api
 from .arrivy import csv_definitions as arrivy_csv
 from .genius import csv_definitions as genius_csv
 from .genius import db_definitions as genius_db
@@ -16,6 +17,7 @@ from .hubspot import csv_definitions as hubspot_csv
 from .leadconduit import csv_definitions as leadconduit_csv
 from .salespro import csv_definitions as salespro_csv
 
-PARTS: tuple = (genius_db, hubspot_api, genius_csv, salespro_csv, leadconduit_csv, arrivy_csv, hubspot_csv)
+PARTS: tuple = (genius_db, hubspot_api, genius_csv, salespro_csv, leadconduit_csv, arrivy_csv, hubspot_csv,
+                arrivy_api)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
