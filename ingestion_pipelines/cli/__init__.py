@@ -21,10 +21,10 @@ import sys
 import click
 
 from ..settings import PROJECT_ROOT, default_dagster_home
-from . import artists, campaigns, crm_csv, genius_db, hubspot, imports, tenants, webhooks
+from . import api_sync, artists, campaigns, crm_csv, genius_db, hubspot, imports, tenants, webhooks
 from .steps import DemoStep
 
-SOURCE_COMMANDS = (artists, tenants, campaigns, imports, genius_db, hubspot, crm_csv, webhooks)
+SOURCE_COMMANDS = (artists, tenants, campaigns, imports, genius_db, hubspot, crm_csv, webhooks, api_sync)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
