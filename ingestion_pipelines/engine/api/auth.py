@@ -10,6 +10,9 @@ an OAuth token is refreshed before it expires), and told about a 401 (OAuth refr
   raises :class:`AuthRefused` at once, naming the variables to check.
 * :class:`SignedHeader` — a header computed by a hook ``sign(method, url, body, now) -> value``
   on every attempt (MarketSharp's ``coy:key:epoch:hmac``).
+* :class:`TokenExchange` — a username and password exchanged for an access token (Django REST
+  framework SimpleJWT's ``POST /api/token/``: Genius), again once on a 401; refused
+  credentials raise :class:`AuthRefused` at once, naming the variables.
 
 Every class keeps its secrets out of ``repr`` and out of every message it raises.
 """
@@ -143,6 +146,54 @@ class OAuth2Refresh(Auth):
         if body.get("refresh_token"):
             self.refresh_token = body["refresh_token"]
         self.refreshes += 1
+
+
+@dataclass(repr=False)
+class TokenExchange(Auth):
+    """A username and password exchanged for an access token: ``POST token_url`` with JSON
+    ``{"username", "password"}`` -> ``{"access": <token>, "refresh": ...}`` (SimpleJWT's
+    ``/api/token/``; the Genius API, crm/SEED_SYSTEM.md §3), sent as ``Authorization: <scheme>
+    <token>``. Exchanged on first use and once again on a 401 (the access token expired; the
+    client repeats the request once). ``variables``: the names shown when the exchange is
+    refused (``GENIUS_USERNAME``, ``GENIUS_PASSWORD``). Raises :class:`AuthRefused` on a 4xx
+    answer of the token endpoint (wrong credentials do not get better: no retry) and when it
+    still fails after the client's retries (429, 5xx)."""
+
+    token_url: str
+    username: str
+    password: str
+    variables: tuple[str, ...] = ("username", "password")
+    token_field: str = "access"
+    scheme: str = "Bearer"
+    exchanges: int = 0
+    _access: str | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def headers(self, method, url, body, client):
+        with self._lock:
+            if self._access is None:
+                self._exchange(client)
+            return {"Authorization": f"{self.scheme} {self._access}"}
+
+    def refresh_on_401(self, client):
+        with self._lock:
+            self._exchange(client)
+        return True
+
+    def _exchange(self, client: "ApiClient") -> None:
+        resp = client.send("POST", self.token_url, json={"username": self.username, "password": self.password},
+                           auth=Auth(), budget=None, check=False)
+        if 400 <= resp.status_code < 500:
+            raise AuthRefused(f"token exchange refused: HTTP {resp.status_code}; check " + ", ".join(self.variables))
+        if resp.status_code != 200:
+            raise AuthRefused(f"token endpoint failed: HTTP {resp.status_code} after retries")
+        try:
+            token = resp.json()[self.token_field]
+        except (ValueError, KeyError, TypeError):
+            raise AuthRefused(f"token endpoint answered without {self.token_field!r}; check "
+                              + ", ".join(self.variables)) from None
+        self._access = str(token)
+        self.exchanges += 1
 
 
 def _error_status(resp: Any) -> str:
