@@ -14,10 +14,11 @@ from .genius import csv_definitions as genius_csv
 from .genius import db_definitions as genius_db
 from .hubspot import api_definitions as hubspot_api
 from .hubspot import csv_definitions as hubspot_csv
+from .leadconduit import api_definitions as leadconduit_api
 from .leadconduit import csv_definitions as leadconduit_csv
 from .salespro import csv_definitions as salespro_csv
 
 PARTS: tuple = (genius_db, hubspot_api, genius_csv, salespro_csv, leadconduit_csv, arrivy_csv, hubspot_csv,
-                arrivy_api)
+                arrivy_api, leadconduit_api)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
