@@ -25,6 +25,7 @@ from .steps import DemoStep
 #: the ``api_names`` module of each system on the engine's API streams (each defines ``NAMES``)
 NAMES_MODULES = (
     "ingestion_pipelines.sources.crm.arrivy.api_names",
+    "ingestion_pipelines.sources.crm.leadconduit.api_names",
 )
 
 
