@@ -174,7 +174,8 @@ def _apply_chunk(writer: StreamWriter, client: ApiClient, spec: ObjectStream, pr
     found = batch_read(client, spec, chunk, props)
     _write(writer, spec, list(found.values()))
     losers = {loser: (w, merged.get(loser, (w, None))[1]) for loser, w in merged_losers(found.values()).items()}
-    losers.update({loser: wa for loser, wa in merged.items() if wa[0] in found})
+    in_chunk = set(chunk)
+    losers.update({loser: wa for loser, wa in merged.items() if wa[0] in in_chunk})  # the event is the evidence
     for (winner, at), ids in _grouped(losers).items():
         writer.mark({"_deleted_at": at or _now(), "merged_into": winner}, keys=ids)
     missing = [oid for oid in chunk if oid not in found]

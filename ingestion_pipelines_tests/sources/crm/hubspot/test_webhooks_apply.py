@@ -100,9 +100,20 @@ def test_events_through_the_sensor_into_hubspot_contacts(pg_warehouse, served):
         assert req2.run_key != req.run_key and res2.success
         assert _events(wh)[ghost["eventId"]]["apply_attempts"] == 2
         assert portal.create("contacts", 1) == [late]  # the record shows at the API: the next run lands it
+        rec = portal.live["contacts"][ids[6]] = portal.archived["contacts"].pop(ids[6])  # restored
+        rec.archived_ms = None
+        portal.touch("contacts", [ids[6]])
+        portal.merge("contacts", ids[10], ids[11])
+        merge2 = em.event("contact.merge", ids[10], portal.now_ms(), primaryObjectId=ids[10], mergedObjectIds=[ids[11]])
+        portal.archive("contacts", [ids[10]])  # the winner deleted after the merge: the merge still counts
+        assert em.post([em.event("contact.restore", ids[6], portal.now_ms()), merge2,
+                        em.event("contact.deletion", ids[10], portal.now_ms())]) == 200
         _, res3, _ = _tick(defs, inst, wh)
         assert res3.success and _events(wh)[ghost["eventId"]]["status"] == "applied"
         assert_equal(portal, wh, "contacts")
+        assert column(wh, "contacts", "merged_into", t_.c.id == ids[11]) == {ids[11]: ids[10]}
+        assert set(column(wh, "contacts", "_deleted_at", t_.c._deleted_at.is_not(None))) == {
+            ids[7], ids[9], ids[10], ids[11]}  # ids[6] is live again
         _, none, skipped = _tick(defs, inst, wh)
         assert none is None and "no webhook events" in skipped.skip_reason.skip_message
 
