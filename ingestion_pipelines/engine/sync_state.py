@@ -188,6 +188,10 @@ class StreamSync:
     after: Watermark | None
     counts: dict[str, int]
     dry_run: bool = False
+    #: compare watermarks as text (cursor, then id) instead of :meth:`Watermark.sort_key`: ids
+    #: whose text order is their order (fixed-width hex ObjectIds, which ``sort_key`` may read
+    #: as numbers); set by the caller after :meth:`start`
+    text_order: bool = False
 
     @classmethod
     def start(cls, engine: sa.Engine, source: str, stream: str, *, mode: str, run_id: str | None = None,
@@ -214,7 +218,7 @@ class StreamSync:
         store it in ``sync_state``. ``watermark=None``: counts only (a cursorless stream)."""
         for c in COUNTS:
             self.counts[c] += int(counts.get(c, 0))
-        moved = watermark is not None and (self.after is None or watermark.sort_key() > self.after.sort_key())
+        moved = watermark is not None and (self.after is None or self.order(watermark) > self.order(self.after))
         if self.dry_run:
             if moved:
                 self.after = watermark
@@ -229,6 +233,10 @@ class StreamSync:
             conn.execute(sync_history.update().where(h.id == self.history_id).values(**upd))
         if moved:
             self.after = watermark
+
+    def order(self, w: Watermark) -> tuple:
+        """The key watermarks of this stream are compared by (see :attr:`text_order`)."""
+        return (w.cursor or "", w.id or "") if self.text_order else w.sort_key()
 
     def finish(self, engine: sa.Engine, status: str, error: str | None = None,
                details: Mapping[str, Any] | None = None) -> None:

@@ -44,6 +44,11 @@ class Auth:
         return {}
 
     def refresh_on_401(self, client: "ApiClient") -> bool:
+        """A static credential refused: :class:`AuthRefused` naming ``variables`` when the
+        class has them (retrying cannot help), else False (the 401 is the answer)."""
+        variables = getattr(self, "variables", ())
+        if variables:
+            raise AuthRefused("credentials refused (HTTP 401); check " + ", ".join(variables))
         return False
 
     def __repr__(self) -> str:
@@ -55,6 +60,8 @@ class BearerToken(Auth):
     """``Authorization: Bearer <token>``."""
 
     token: str
+    #: the variables named when the API answers 401 (empty: a plain 401 error)
+    variables: tuple[str, ...] = ()
 
     def headers(self, method, url, body, client):
         return {"Authorization": f"Bearer {self.token}"}
@@ -65,6 +72,8 @@ class ApiKeyHeader(Auth):
     """Fixed headers carrying keys: ``values`` maps header name -> key (one or more)."""
 
     values: Mapping[str, str]
+    #: the variables named when the API answers 401 (empty: a plain 401 error)
+    variables: tuple[str, ...] = ()
 
     def headers(self, method, url, body, client):
         return dict(self.values)
@@ -76,6 +85,8 @@ class HttpBasic(Auth):
 
     username: str
     password: str
+    #: the variables named when the API answers 401 (empty: a plain 401 error)
+    variables: tuple[str, ...] = ()
 
     def headers(self, method, url, body, client):
         raw = f"{self.username}:{self.password}".encode()

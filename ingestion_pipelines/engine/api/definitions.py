@@ -228,6 +228,7 @@ def api_definitions(names: ApiNames, streams: Sequence[RestStream], resource: Ap
         raise ValueError(f"{names.system}: streams {tuple(by_name)} do not match names {names.streams}")
     keys = {s: AssetKey(list(names.asset_path(s))) for s in names.streams}
     specs = [AssetSpec(keys[s], group_name=names.group, skippable=True, kinds={kind or names.system, warehouse_kind()},
+                       deps=[keys[d] for d in by_name[s].deps],
                        description=by_name[s].description or f"{names.system} {s} from the API into {by_name[s].table.name}.",
                        metadata=table_metadata(by_name[s].table)) for s in names.streams]
     metadatas = list({id(s.table.metadata): s.table.metadata for s in streams}.values())

@@ -12,7 +12,9 @@ command; ``-`` becomes ``_`` where Dagster needs an identifier):
 
 and for the system: group ``<system>``, multi-asset ``<system>_sync``, job ``<system>_all``,
 command ``sync-<system>-all``, schedules ``<system>_incremental_schedule`` (every 15 min) and
-``<system>_full_schedule`` (nightly, ``full=True``), resource key ``<system>`` and run tag
+``<system>_full_schedule`` (nightly, ``full=True``), resource key ``<system>`` (``prefix``
+replaces ``<system>`` in the jobs, schedules, multi-asset and resource key; ``sync_source`` in
+``sync_state``: for a system whose other method owns those names) and run tag
 ``<system>/account`` = ``account`` (dagster.yaml's ``tag_concurrency_limits`` gives each value
 one run at a time, so two syncs of one account never share its rate limit unknowingly).
 """
@@ -26,12 +28,17 @@ from dataclasses import dataclass
 class ApiNames:
     """The names of ``system``'s API sync (module docstring). ``streams``: in the order the
     ``_all`` job runs them; ``account``: the run tag's value and the rate budget's name;
-    ``asset_prefix``: put before each stream's asset name (``api_``: ``genius/api_users``)."""
+    ``asset_prefix``: put before each stream's asset name (``api_``: ``genius/api_users``);
+    ``prefix``: the identifier prefix of the jobs, schedules, multi-asset and resource key
+    (default ``system``; ``genius_api``: ``genius_api_users``, ``genius_api_all``);
+    ``sync_source``: the ``sync_state`` source (default ``system``; ``genius_api``)."""
 
     system: str
     streams: tuple[str, ...]
     account: str = "default"
     asset_prefix: str = ""
+    prefix: str = ""
+    sync_source: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "streams", tuple(self.streams))
@@ -49,31 +56,36 @@ class ApiNames:
         return self.system
 
     @property
+    def ident(self) -> str:
+        """The identifier prefix: ``prefix`` or ``system``."""
+        return self.prefix or self.system
+
+    @property
     def source(self) -> str:
-        """``sync_state.source`` / ``sync_history.source``."""
-        return self.system
+        """``sync_state.source`` / ``sync_history.source``: ``sync_source`` or ``system``."""
+        return self.sync_source or self.system
 
     @property
     def resource(self) -> str:
-        """The resource key of the account (an :class:`~.definitions.ApiResource`)."""
-        return self.system
+        """The resource key of the account (an :class:`~.definitions.ApiResource`): ``<prefix>``."""
+        return self.ident
 
     @property
     def asset_name(self) -> str:
-        """The multi-asset (one step) syncing the selected streams: ``<system>_sync``."""
-        return f"{self.system}_sync"
+        """The multi-asset (one step) syncing the selected streams: ``<prefix>_sync``."""
+        return f"{self.ident}_sync"
 
     @property
     def all_job(self) -> str:
-        return f"{self.system}_all"
+        return f"{self.ident}_all"
 
     @property
     def incremental_schedule(self) -> str:
-        return f"{self.system}_incremental_schedule"
+        return f"{self.ident}_incremental_schedule"
 
     @property
     def full_schedule(self) -> str:
-        return f"{self.system}_full_schedule"
+        return f"{self.ident}_full_schedule"
 
     @property
     def account_tag(self) -> str:
@@ -91,8 +103,8 @@ class ApiNames:
         return (self.system, self.asset_prefix + self.snake(stream))
 
     def job(self, stream: str) -> str:
-        """``<system>_<stream_snake>`` (``all``: :attr:`all_job`)."""
-        return self.all_job if stream == "all" else f"{self.system}_{self.snake(stream)}"
+        """``<prefix>_<stream_snake>`` (``all``: :attr:`all_job`)."""
+        return self.all_job if stream == "all" else f"{self.ident}_{self.snake(stream)}"
 
     def command(self, stream: str) -> str:
         """The ``ingest`` command of one stream or ``all``: ``sync-<system>-<stream>``."""

@@ -14,6 +14,9 @@ empty page).
 * :class:`Offset` — ``$top``/``$skip`` style (MarketSharp): next while a page is full.
 * :class:`PageNumber` — ``page=1,2,..`` (Arrivy): next until an empty page.
 * :class:`AfterId` — the last record's id as ``after_id`` (LeadConduit ``/events``).
+
+Next links (:class:`NextLink`, :class:`AtomNext`) pass :func:`same_origin`: a link to another
+scheme, host or port fails the stream.
 """
 
 from __future__ import annotations
@@ -55,6 +58,26 @@ def dig(body: Any, path: str) -> Any:
     return cur
 
 
+def same_origin(request: Request, link: str) -> str:
+    """``link`` resolved against the request's URL; raises :class:`~.client.ApiError` (the
+    stream fails, never an empty page) when it leaves the request's origin (scheme, host,
+    port): a next link elsewhere could carry our credentials there (RULES §6)."""
+    from urllib.parse import urljoin, urlsplit
+
+    from .client import ApiError
+
+    url = urljoin(request.url, link)
+
+    def origin(u: str) -> tuple:
+        s = urlsplit(u)
+        return (s.scheme.lower(), (s.hostname or "").lower(), s.port or {"http": 80, "https": 443}.get(s.scheme.lower()))
+    if origin(url) != origin(request.url):
+        o = origin(url)
+        raise ApiError(request.method, urlsplit(request.url).path, None,
+                       f"next link to another origin refused ({o[0]}://{o[1]}:{o[2]})")
+    return url
+
+
 class Paginator:
     """No paging: one request."""
 
@@ -88,7 +111,7 @@ class NextLink(Paginator):
 
     def next(self, request, body, records, response):
         link = dig(body, self.path) if not self.path.startswith("@") else (body or {}).get(self.path)
-        return replace(request, url=link, params={}) if link else None
+        return replace(request, url=same_origin(request, link), params={}) if link else None
 
 
 _ATOM_NEXT = re.compile(r"""<link\b(?=[^>]*\brel=["']next["'])[^>]*\bhref=["']([^"']+)["']""", re.I)
@@ -101,10 +124,8 @@ class AtomNext(Paginator):
     are read by the caller: issue 15's MarketSharp reader.)"""
 
     def next(self, request, body, records, response):
-        from urllib.parse import urljoin
-
         m = _ATOM_NEXT.search(body if isinstance(body, str) else "")
-        return replace(request, url=urljoin(request.url, m.group(1).replace("&amp;", "&")), params={}) if m else None
+        return replace(request, url=same_origin(request, m.group(1).replace("&amp;", "&")), params={}) if m else None
 
 
 @dataclass(frozen=True)

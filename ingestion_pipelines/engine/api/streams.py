@@ -82,7 +82,8 @@ class RestStream:
     module docstring); ``key``: the field name(s) of the natural key (required: a record
     without it fails alone); ``cursor``: the record path of the cursor (an updated time, or an
     ascending id), None for a stream read in full every time; ``cursor_type``: ``datetime`` |
-    ``id``; ``ordered``: the API returns records in ascending cursor order (each page then
+    ``id``; ``cursor_order``: ``natural`` (:meth:`Watermark.sort_key`: numbers, times, text) |
+    ``text`` (fixed-width ids whose text order is their order: hex ObjectIds); ``ordered``: the API returns records in ascending cursor order (each page then
     commits its watermark); ``since(start: aware datetime) -> params`` for an incremental
     read from a time (None: no incremental reads); ``after(cursor: str) -> params`` to resume
     after a stored ``id`` cursor; ``deleted(record) -> bool``: positive evidence of deletion
@@ -94,7 +95,8 @@ class RestStream:
     (default :func:`parse_cursor_time`); ``default_region`` / ``default_tz``: for phones and
     naive datetimes; ``preserve_on_blank`` / ``fill_only``: column ownership
     (:class:`~ingestion_pipelines.engine.upsert.TableLoad`); ``description``: the asset's
-    one sentence. Raises ``ValueError`` for an inconsistent spec."""
+    one sentence; ``deps``: other streams of the system this one's asset depends on (lineage
+    in the UI). Raises ``ValueError`` for an inconsistent spec."""
 
     name: str
     endpoint: Endpoint
@@ -103,6 +105,7 @@ class RestStream:
     key: tuple[str, ...] = ("id",)
     cursor: str | None = None
     cursor_type: str = "datetime"
+    cursor_order: str = "natural"
     ordered: bool = False
     since: Callable[[dt.datetime], Mapping[str, Any]] | None = None
     after: Callable[[str], Mapping[str, Any]] | None = None
@@ -117,6 +120,7 @@ class RestStream:
     preserve_on_blank: frozenset[str] = frozenset()
     fill_only: frozenset[str] = frozenset()
     description: str = ""
+    deps: tuple[str, ...] = ()
     _derived: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +129,8 @@ class RestStream:
             object.__setattr__(self, "key", (self.key,))
         if self.cursor_type not in CURSOR_TYPES:
             raise ValueError(f"{self.name}: cursor_type must be one of {CURSOR_TYPES}")
+        if self.cursor_order not in ("natural", "text"):
+            raise ValueError(f"{self.name}: cursor_order must be natural or text")
         if self.cursor_type == "id" and self.cursor and self.after is None:
             raise ValueError(f"{self.name}: an id cursor needs after=")
         if self.deleted is not None and "_deleted_at" not in self.table.c:
@@ -233,6 +239,7 @@ def sync_stream(engine: sa.Engine, client: ApiClient, source: str, stream: RestS
     p, params = _plan(stream, before, opts)
     t0, req0 = time.monotonic(), client.stats["requests"]
     sync = StreamSync.start(engine, source, stream.name, mode=p.mode, run_id=opts.run_id, dry_run=opts.dry_run)
+    sync.text_order = stream.cursor_order == "text"
     audit = {"_source": client.base_url.rstrip("/") + "/" + stream.endpoint.path.format(**stream.path_vars).lstrip("/"),
              "_run_id": opts.run_id}
     writer = StreamWriter(engine, stream.load_spec(), sync, audit, opts.dry_run)
@@ -289,7 +296,7 @@ def _read(writer: StreamWriter, client: ApiClient, stream: RestStream, opts: Syn
         if opts.limit and line + len(records) >= opts.limit:
             records, complete = records[: opts.limit - line], False
         line, page_best = _write_page(writer, conv, stream, records, line, started,
-                                      ordered=stream.ordered and stream.cursor is not None)
+                                      ordered=stream.ordered and stream.cursor is not None, order=writer.sync.order)
         if page_best is not None and (best is None or page_best[0] > best[0]):
             best = page_best
         details["pages"] += 1
@@ -307,7 +314,7 @@ def _read(writer: StreamWriter, client: ApiClient, stream: RestStream, opts: Syn
 
 
 def _write_page(writer: StreamWriter, conv: RowConverter, stream: RestStream, records: Sequence[Any], line: int,
-                started: dt.datetime, *, ordered: bool) -> tuple[int, tuple | None]:
+                started: dt.datetime, *, ordered: bool, order: Callable[[Watermark], tuple]) -> tuple[int, tuple | None]:
     """Convert and upsert one page in one transaction (an ordered stream's with the
     watermark of its largest cursor). Returns the last line number and ``(sort key,
     Watermark)`` of the page's largest cursor (None when it has none)."""
@@ -319,8 +326,8 @@ def _write_page(writer: StreamWriter, conv: RowConverter, stream: RestStream, re
             continue
         batch.append((line, [dig(rec, p) for p in conv.headers], rec))
         wm = _cursor_of(stream, rec)
-        if wm is not None and (best is None or wm.sort_key() > best[0]):
-            best = (wm.sort_key(), wm)
+        if wm is not None and (best is None or order(wm) > best[0]):
+            best = (order(wm), wm)
     got = conv.convert_batch(batch)
     writer.report.add_warnings(got.warnings)
     failed = bad + [RowOutcome(row, Outcome.FAILED, error=str(err), record=_record_of(batch, row))

@@ -34,7 +34,8 @@ class ArrivyResource(ApiResource):
 
     def auth(self) -> ApiKeyHeader:
         auth_key, api_key = self.required("auth_key", "api_key")
-        return ApiKeyHeader({"X-Auth-Key": auth_key, "X-Auth-Token": api_key})
+        return ApiKeyHeader({"X-Auth-Key": auth_key, "X-Auth-Token": api_key},
+                            variables=("ARRIVY_AUTH_KEY", "ARRIVY_API_KEY"))
 
 
 defs = api_definitions(NAMES, STREAMS, ArrivyResource.from_env(account=NAMES.account))
