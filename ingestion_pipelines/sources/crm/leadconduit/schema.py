@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from ....engine import validate as v
 from ....engine.profiles import Field
-from ....engine.schema import natural_key_constraint, record_columns
+from ....engine.api.streams import stream_table
 from .csv_streams import LEADS
 
 metadata = sa.MetaData()
@@ -80,14 +80,9 @@ EVENT_FIELDS: tuple[Field, ...] = (
     Field("recipient_event_id", max_length=64),
 )
 
-leadconduit_events = sa.Table(
-    "leadconduit_events", metadata,
-    *[sa.Column(f.name, f.sql_type(), nullable=f.name != "id", comment=f.description or None) for f in EVENT_FIELDS],
-    *record_columns(),
-    natural_key_constraint("leadconduit_events", "id"),
-    sa.Index("ix_leadconduit_events_lead_id", "lead_id"),
-    comment="LeadConduit (ActiveProspect) events from GET /events",
-)
+leadconduit_events = stream_table("leadconduit_events", metadata, EVENT_FIELDS,
+                                  comment="LeadConduit (ActiveProspect) events from GET /events")
+sa.Index("ix_leadconduit_events_lead_id", leadconduit_events.c.lead_id)
 
 #: the leads table (the CSV profile's): the API sync derives its rows from the events
 leadconduit_leads: sa.Table = LEADS.target
