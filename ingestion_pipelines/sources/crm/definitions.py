@@ -10,6 +10,7 @@ from dagster import Definitions
 
 from .arrivy import api_definitions as arrivy_api
 from .arrivy import csv_definitions as arrivy_csv
+from .genius import api_definitions as genius_api
 from .genius import csv_definitions as genius_csv
 from .genius import db_definitions as genius_db
 from .hubspot import api_definitions as hubspot_api
@@ -19,6 +20,6 @@ from .leadconduit import csv_definitions as leadconduit_csv
 from .salespro import csv_definitions as salespro_csv
 
 PARTS: tuple = (genius_db, hubspot_api, genius_csv, salespro_csv, leadconduit_csv, arrivy_csv, hubspot_csv,
-                arrivy_api, leadconduit_api)
+                arrivy_api, leadconduit_api, genius_api)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
