@@ -26,6 +26,7 @@ from .steps import DemoStep
 NAMES_MODULES = (
     "ingestion_pipelines.sources.crm.arrivy.api_names",
     "ingestion_pipelines.sources.crm.leadconduit.api_names",
+    "ingestion_pipelines.sources.crm.genius.api_names",
 )
 
 
