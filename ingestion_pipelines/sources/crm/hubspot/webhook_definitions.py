@@ -4,9 +4,9 @@ its job ``hubspot_webhooks`` and the sensor ``hubspot_webhooks_sensor`` (stopped
 
 The receiver (``ingest webhooks serve``, :mod:`.webhook_receiver`) only stores events; the
 sensor turns the events waiting in ``webhook_events`` (pending, or failed with retries left)
-into one run: its ``run_key`` is a hash of the events it covers and their attempt counts (the
-same events are never requested twice for the same attempt; a retry is a new key), its
-config the last ``seq`` covered. While a run of the job is queued or in progress the sensor
+into one run: its ``run_key`` is a hash of the events it covers, their attempt counts and the
+job's last run (the same events are never requested twice for the same attempt; a retry, or
+a retry after a crashed run, is a new key), its config the last ``seq`` covered. While a run of the job is queued or in progress the sensor
 waits (the next tick covers what arrived meanwhile). The job carries no ``hubspot/portal``
 tag: a webhook run would otherwise wait behind a long full sync; both share the portal's
 rate budget anyway.
@@ -122,12 +122,15 @@ def hubspot_webhooks_sensor(context: SensorEvaluationContext, **_direct_call_res
         waiting = ev.waiting(c, limit=RUN_EVENTS)
     if not waiting:
         return SensorResult(skip_reason=SkipReason("no webhook events waiting"), cursor=context.cursor)
-    return SensorResult(run_requests=[run_request(waiting)], cursor=str(waiting[-1][0]))
+    last = context.instance.get_runs(RunsFilter(job_name=JOB), limit=1)
+    return SensorResult(run_requests=[run_request(waiting, last[0].run_id if last else "")], cursor=str(waiting[-1][0]))
 
 
-def run_request(waiting: list[tuple[int, int, int]]) -> RunRequest:
-    """The run for ``(seq, event_id, apply_attempts)`` of the waiting events: keyed on them."""
-    h = hashlib.sha256()
+def run_request(waiting: list[tuple[int, int, int]], last_run_id: str = "") -> RunRequest:
+    """The run for ``(seq, event_id, apply_attempts)`` of the waiting events: keyed on them and
+    on the job's last run (a run that crashed before recording any outcome leaves the same
+    events with the same attempts: the key must still change, or Dagster skips the retry)."""
+    h = hashlib.sha256(last_run_id.encode())
     for _seq, event_id, attempts in waiting:
         h.update(f"{event_id}:{attempts}\n".encode())
     max_seq = waiting[-1][0]

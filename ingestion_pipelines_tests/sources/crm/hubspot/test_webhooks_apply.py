@@ -2,9 +2,10 @@
 the stand-in's emitter to the receiver (uvicorn on loopback), the sensor evaluated with
 ``build_sensor_context``, the run it requests executed in process, and what landed in
 ``hubspot_contacts`` compared with the stand-in: changes, duplicates and reordering, a
-deletion (archived), a privacy deletion (purged), a merge, an event that cannot be applied
-yet (kept failed, retried by the next run), and the counts in sync_history and the
-materialization."""
+deletion (archived) and a restore, a privacy deletion (purged), merges (one winner deleted
+later), an event that cannot be applied yet (kept failed, retried by the next run), the
+counts in sync_history and the materialization; the sensor waiting for a run in progress
+and asking again after a crashed one."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def test_events_through_the_sensor_into_hubspot_contacts(pg_warehouse, served):
         assert none is None and "no webhook events" in skipped.skip_reason.skip_message
 
 
-def test_sensor_waits_while_a_run_is_in_progress(pg_warehouse, served):
+def test_sensor_waits_for_a_run_in_progress_and_retries_after_a_crash(pg_warehouse, served):
     wh = pg_warehouse
     wh.setup(metadata, ev.metadata)
     ev.store(wh.engine, ev.parse_batch(b'[{"eventId": 5, "subscriptionType": "deal.propertyChange", "objectId": 3}]',
@@ -128,8 +129,14 @@ def test_sensor_waits_while_a_run_is_in_progress(pg_warehouse, served):
     with DagsterInstance.ephemeral() as inst:
         from dagster._core.storage.dagster_run import DagsterRunStatus
 
+        def tick():
+            return wd.hubspot_webhooks_sensor(build_sensor_context(instance=inst, resources={"warehouse": wh},
+                                                                   definitions=defs))
+
         job = defs.resolve_job_def(wd.JOB)
-        inst.create_run_for_job(job, run_id=uuid.uuid4().hex, status=DagsterRunStatus.STARTED)
-        out = wd.hubspot_webhooks_sensor(build_sensor_context(instance=inst, resources={"warehouse": wh},
-                                                              definitions=defs))
+        first = tick().run_requests[0].run_key
+        run = inst.create_run_for_job(job, run_id=uuid.uuid4().hex, status=DagsterRunStatus.STARTED)
+        out = tick()
         assert not out.run_requests and "is applying events" in out.skip_reason.skip_message
+        inst.report_run_failed(run)  # crashed before recording anything: the same events are asked again
+        assert tick().run_requests[0].run_key not in (first, None)
