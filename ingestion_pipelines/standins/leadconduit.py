@@ -46,9 +46,7 @@ import binascii
 import datetime as dt
 import random
 import re
-import socket
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -57,6 +55,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .serving import Served, start_app
 
 DEFAULT_KEY = "lc-standin-key-0000"
 #: event types (APIS.md §2)
@@ -400,31 +400,16 @@ class Server:
 
     url: str
     account: Account
-    _server: Any
-    _thread: threading.Thread
+    served: Served
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(10)
+        self.served.stop()
 
 
 def start(account: Account, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve ``account`` with uvicorn on a thread (``port=0``: a free port); returns when it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app_for(account), log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="leadconduit-standin")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the LeadConduit stand-in did not start")
-    return Server(f"http://{host}:{sock.getsockname()[1]}", account, server, thread)
+    """Serve ``account`` on a thread (``port=0``: a free port); returns when it listens."""
+    served = start_app(app_for(account), host, port, name="LeadConduit")
+    return Server(served.url, account, served)
 
 
 @contextmanager
@@ -452,11 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"LeadConduit stand-in at {server.url} ({len(account.events)} events)\n"
           f"  ACTIVEPROSPECT_BASE_URL={server.url}\n  ACTIVEPROSPECT_API_KEY={account.api_key}\n(Ctrl-C stops it)",
           flush=True)
-    try:
-        while server._thread.is_alive():
-            server._thread.join(0.5)
-    except KeyboardInterrupt:
-        server.stop()
+    server.served.wait()
 
 
 if __name__ == "__main__":

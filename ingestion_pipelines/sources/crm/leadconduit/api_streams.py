@@ -6,7 +6,8 @@
 ``GET /events`` answers a bare JSON array; ``sort=asc&limit=1000`` and the last event's id as
 the exclusive ``after_id`` walk every event in creation order (ObjectIds increase; the API's
 default order is *desc*, and ``start_timestamp`` is no cursor: ties come back in random
-order). So the watermark is the id of the last committed event: an incremental sync asks
+order). So the watermark is the id of the last committed event (compared as text: fixed-width
+hex, so text order is id order): an incremental sync asks
 ``after_id=<watermark>``, a ``--since`` sync ``start=<time>`` (inclusive), a full one neither;
 paging ends on an empty page (a short page is not the end).
 
@@ -57,7 +58,7 @@ def _iso(t: dt.datetime) -> str:
 
 EVENTS = RestStream(
     "events", EVENTS_ENDPOINT, leadconduit_events, EVENT_FIELDS, key=("id",), cursor="id", cursor_type="id",
-    ordered=True, since=lambda t: {"start": _iso(t)}, after=lambda cursor: {"after_id": cursor},
+    cursor_order="text", ordered=True, since=lambda t: {"start": _iso(t)}, after=lambda cursor: {"after_id": cursor},
     lookback=dt.timedelta(0),
     description="LeadConduit (ActiveProspect) events: every source, recipient, filter, feedback and retry event, "
                 "ascending by id (GET /events).")
@@ -65,7 +66,7 @@ EVENTS = RestStream(
 #: the ``leads`` stream: derived from the stored events by ``api_sync.sync_leads`` (not read
 #: from the API itself); this spec gives the factory its name, table and description
 LEADS_STREAM = RestStream(
-    "leads", EVENTS_ENDPOINT, LEADS.target, (LEADS.field("id"),), key=("id",),
+    "leads", EVENTS_ENDPOINT, LEADS.target, (LEADS.field("id"),), key=("id",), deps=("events",),
     description="LeadConduit leads derived from the stored events (a lead = its source event, id vars.lead.id; "
                 "outcome = its latest source/retry event), in the table the CSV import fills.")
 

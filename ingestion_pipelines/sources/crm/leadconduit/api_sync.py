@@ -41,7 +41,8 @@ class LeadConduitResource(ApiResource):
     ``https://app.leadconduit.com``), ``api_key`` (``ACTIVEPROSPECT_API_KEY``; the seed's
     ``ACTIVEPROSPECT_API_TOKEN`` and ``LEADCONDUIT_API_KEY`` are accepted), sent as the password
     of HTTP Basic with user ``username`` (``API``: APIS.md §2; any works), every request with
-    ``Accept: application/json`` (without it the API answers 403). The rate limit is not
+    ``Accept: application/json`` (without it the API answers 403); a 401 fails the stream at
+    once naming ``ACTIVEPROSPECT_API_KEY``. The rate limit is not
     documented: the budget defaults to the seed system's 100 requests per minute."""
 
     SYSTEM: ClassVar[str] = "leadconduit"
@@ -58,7 +59,7 @@ class LeadConduitResource(ApiResource):
 
     def auth(self) -> HttpBasic:
         (key,) = self.required("api_key")
-        return HttpBasic(self.username, key)
+        return HttpBasic(self.username, key, variables=self.VARIABLES["api_key"][:1])
 
     def client(self, log: Any = None) -> ApiClient:
         c = super().client(log)
@@ -96,6 +97,7 @@ def sync_leads(engine: sa.Engine, source: str, opts: SyncOptions, log: Any = Non
     mode, cond = _plan(before, opts)
     t0 = time.monotonic()
     sync = StreamSync.start(engine, source, LEADS_STREAM.name, mode=mode, run_id=opts.run_id, dry_run=opts.dry_run)
+    sync.text_order = True  # event ids: fixed-width hex
     audit = {"_source": f"{leadconduit_events.name} (derived)", "_run_id": opts.run_id}
     writer = StreamWriter(engine, LEADS_STREAM.load_spec(), sync, audit, opts.dry_run)
     details: dict[str, Any] = {"pages": 0, "events_read": 0, "start": opts.since.isoformat() if opts.since else ""}

@@ -137,7 +137,8 @@ def test_missing_or_wrong_credentials_fail_naming_the_variable(pg_warehouse, ser
     s = Syncer(pg_warehouse, res)
     s.client.log = log
     ev = s.run("events")
-    assert ev.status == "failed" and "HTTP 401" in ev.error and account.stats["401"] == 1
+    assert ev.status == "failed" and "HTTP 401" in ev.error and "ACTIVEPROSPECT_API_KEY" in ev.error
+    assert account.stats["401"] == 1  # refused at once, not retried
     assert stored_events(pg_warehouse) == {} and s.watermark("events") is None
     # the right key, with retries logged: no key anywhere
     monkeypatch.setenv("ACTIVEPROSPECT_API_KEY", account.api_key)
