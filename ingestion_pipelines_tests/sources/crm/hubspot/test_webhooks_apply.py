@@ -1,4 +1,4 @@
-"""HubSpot webhooks end to end on the real PostgreSQL, the stand-in in a thread: events sent by
+"""HubSpot webhooks end to end on the real PostgreSQL (and SQLite), the stand-in in a thread: events sent by
 the stand-in's emitter to the receiver (uvicorn on loopback), the sensor evaluated with
 ``build_sensor_context``, the run it requests executed in process, and what landed in
 ``hubspot_contacts`` compared with the stand-in: changes, duplicates and reordering, a
@@ -49,8 +49,8 @@ def _events(warehouse) -> dict[int, dict]:
         return {r.event_id: dict(r._mapping) for r in c.execute(sa.select(ev.webhook_events))}
 
 
-def test_events_through_the_sensor_into_hubspot_contacts(pg_warehouse, served):
-    wh = pg_warehouse
+def test_events_through_the_sensor_into_hubspot_contacts(warehouse, served):
+    wh = warehouse
     portal = Portal.seeded(21, contacts=40, companies=5, deals=5, appointments=5)
     server = served(portal)
     Syncer(wh, resource(server)).run("contacts")  # the table as the schedule left it

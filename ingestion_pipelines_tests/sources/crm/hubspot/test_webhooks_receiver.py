@@ -5,6 +5,7 @@ nothing, duplicates stored once, /health, and nothing secret in the logs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import socket
@@ -147,6 +148,21 @@ def test_refused_requests_store_nothing(wh, testdata, caplog):
     assert (rows[16]["status"], rows[16]["object_type"]) == ("failed", "companies")  # no objectId: nothing to apply
     assert SECRET not in caplog.text and em.headers(ok)["X-HubSpot-Signature-v3"][:12] not in caplog.text
     assert "refused 401" in caplog.text
+
+
+def test_event_log_on_mysql_and_sqlite(mysql_url, tmp_path):
+    for url in (mysql_url, f"sqlite:///{tmp_path / 'w.db'}"):
+        eng = sa.create_engine(url)
+        ev.metadata.create_all(eng)
+        now = dt.datetime.now(dt.timezone.utc)
+        body = b'[{"eventId": 7, "subscriptionType": "object.propertyChange", "objectTypeId": "0-421", "objectId": 9},' \
+               b' {"eventId": 8, "subscriptionType": "contact.merge", "objectId": 1, "primaryObjectId": 2}]'
+        assert ev.store(eng, ev.parse_batch(body, now)) == (2, 0)
+        assert ev.store(eng, ev.parse_batch(body, now)) == (0, 2)
+        with eng.connect() as c:
+            assert [(r.event_id, r.object_type, r.object_id) for r in ev.to_apply(c)] == [
+                (7, "appointments", 9), (8, "contacts", 2)]  # a merge is applied to its winner
+        eng.dispose()
 
 
 def test_health_without_database(tmp_path):
