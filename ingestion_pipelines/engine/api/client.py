@@ -64,6 +64,18 @@ class _Retry(Retry):
     #: Retry-After is honoured on these too (HubSpot: 423 locked, 477 migration in progress)
     RETRY_AFTER_STATUS_CODES = frozenset({413, 423, 429, 477, 503})
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds (fractions too: ``0.5``) or an HTTP date; a value that is neither means the
+        backoff (urllib3 would raise ``InvalidHeader`` out of the request loop)."""
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+        try:
+            return super().parse_retry_after(retry_after)
+        except Exception:  # noqa: BLE001 - urllib3's InvalidHeader: no usable wait, back off instead
+            return 0.0
+
 
 def default_retry(total: int = 6, backoff_factor: float = 0.5, backoff_max: float = 30.0) -> Retry:
     """The retry policy: ``total`` retries of :data:`RETRY_STATUSES`, connection errors and
