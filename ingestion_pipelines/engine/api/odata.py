@@ -13,8 +13,9 @@ next one. Any OData source can use it (MarketSharp's WCF Data Service: ``crm/API
   ``/Date(ms)/`` values as datetimes, ``__metadata`` / ``__deferred`` dropped;
   **V4 JSON** ``{"value": [...], "@odata.nextLink": url, "@odata.count": n}``.
 * A next link is resolved against the feed's base and must keep the request's origin
-  (scheme, host, port): another origin raises :class:`NextLinkRefused` before any request is
-  sent to it (pyodata's ``test_next_url_cross_origin_raises``).
+  (scheme, host, port; :func:`~.paginators.same_origin`): another origin raises
+  :class:`~.client.ApiError` before any request is sent to it (pyodata's
+  ``test_next_url_cross_origin_raises``).
 * Requests: :func:`datetime_literal` (``datetime'2024-01-01T00:00:00'``), :func:`since_filter`
   (``$filter=<field> gt datetime'..'``), :class:`ODataPaging` (``$top``/``$skip`` or the
   service's next link).
@@ -35,9 +36,9 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from .client import ApiError
-from .paginators import Paginator, Request
+from .paginators import Paginator, Request, same_origin
 
-__all__ = ["NextLinkRefused", "ODataError", "ODataPage", "ODataPaging", "clean_xml", "datetime_literal",
+__all__ = ["ODataError", "ODataPage", "ODataPaging", "clean_xml", "datetime_literal",
            "ODataRequest", "decode_page", "follow", "json_ready", "next_url", "parse_atom", "parse_json", "since_filter", "typed"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -53,15 +54,6 @@ class ODataError(ApiError):
     def __init__(self, detail: str, path: str = ""):
         super().__init__("GET", path, None, detail)
         self.args = (f"OData answer of {path or 'the service'} refused: {detail}",)
-
-
-class NextLinkRefused(ApiError):
-    """A next link to another origin than the request's (never followed: it could send our
-    credentials elsewhere). Names both origins, never the link's query."""
-
-    def __init__(self, link_origin: str, origin: str, path: str = ""):
-        super().__init__("GET", path, None, f"next link to another origin {link_origin}")
-        self.args = (f"next link refused: it points to {link_origin}, not the service's origin {origin}",)
 
 
 @dataclass
@@ -315,21 +307,14 @@ def since_filter(prop: str, start: dt.datetime, op: str = "gt") -> dict[str, str
     return {"$filter": f"{prop} {op} {datetime_literal(start)}"}
 
 
-def _origin(url: str) -> str:
-    s = urlsplit(url)
-    port = s.port or {"http": 80, "https": 443}.get(s.scheme)
-    return f"{s.scheme}://{(s.hostname or '').lower()}:{port}"
-
-
 def next_url(page: ODataPage, request_url: str) -> str | None:
     """The page's next link as an absolute URL (relative to ``xml:base``, else the request),
-    or None; raises :class:`NextLinkRefused` when it leaves the request's origin."""
+    or None; raises :class:`~.client.ApiError` when it leaves the request's origin
+    (:func:`~.paginators.same_origin`)."""
     if not page.next_link:
         return None
     url = urljoin(urljoin(request_url, page.base) if page.base else request_url, page.next_link.strip())
-    if _origin(url) != _origin(request_url):
-        raise NextLinkRefused(_origin(url), _origin(request_url), urlsplit(request_url).path)
-    return url
+    return same_origin(Request("GET", request_url), url)
 
 
 @dataclass(frozen=True)
@@ -346,7 +331,7 @@ class ODataRequest(Request):
 @dataclass(frozen=True)
 class ODataPaging(Paginator):
     """How an OData entity set pages (DESIGN.md §10): the service's next link when a page has
-    one (origin-checked: :class:`NextLinkRefused`), else, while the query gave ``top``
+    one (origin-checked), else, while the query gave ``top``
     records (a full page, or a chain of next links that long), the next ``$skip``.
 
     With ``cursor`` (a property the request is ordered by ascending, ``$orderby=<cursor>

@@ -1,0 +1,1 @@
+"""marketsharp: its CRM streams (DESIGN.md §10)."""
