@@ -17,9 +17,10 @@ from .hubspot import api_definitions as hubspot_api
 from .hubspot import csv_definitions as hubspot_csv
 from .leadconduit import api_definitions as leadconduit_api
 from .leadconduit import csv_definitions as leadconduit_csv
+from .marketsharp import api_definitions as marketsharp_api
 from .salespro import csv_definitions as salespro_csv
 
 PARTS: tuple = (genius_db, hubspot_api, genius_csv, salespro_csv, leadconduit_csv, arrivy_csv, hubspot_csv,
-                arrivy_api, leadconduit_api, genius_api)
+                arrivy_api, leadconduit_api, genius_api, marketsharp_api)
 
 defs = Definitions.merge(*(part.defs for part in PARTS)) if PARTS else Definitions()
