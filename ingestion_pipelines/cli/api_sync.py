@@ -27,6 +27,7 @@ NAMES_MODULES = (
     "ingestion_pipelines.sources.crm.arrivy.api_names",
     "ingestion_pipelines.sources.crm.leadconduit.api_names",
     "ingestion_pipelines.sources.crm.genius.api_names",
+    "ingestion_pipelines.sources.crm.marketsharp.api_names",
 )
 
 
