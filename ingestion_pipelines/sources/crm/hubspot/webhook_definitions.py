@@ -7,9 +7,10 @@ sensor turns the events waiting in ``webhook_events`` (pending, or failed with r
 into one run: its ``run_key`` is a hash of the events it covers, their attempt counts and the
 job's last run (the same events are never requested twice for the same attempt; a retry, or
 a retry after a crashed run, is a new key), its config the last ``seq`` covered. While a run of the job is queued or in progress the sensor
-waits (the next tick covers what arrived meanwhile). The job carries no ``hubspot/portal``
-tag: a webhook run would otherwise wait behind a long full sync; both share the portal's
-rate budget anyway.
+waits (the next tick covers what arrived meanwhile). The job carries the ``hubspot/portal``
+tag like the sync jobs, so the run queue never lets a webhook run and a sync of the same
+portal write the same rows at once (either could otherwise land an older read last); the
+price is that webhook events wait while a sync runs (the nightly full one most).
 
 The materialization shows the run's events ``covered``, ``applied``, ``failed`` (and the
 errors), the log's totals (``received``, ``pending``, ``failed_total``), the lag from
@@ -104,7 +105,7 @@ def _metadata(r: ApplyReport, totals: dict[str, int]) -> dict:
     return md
 
 
-hubspot_webhooks_job = define_asset_job(JOB, selection=AssetSelection.assets(KEY),
+hubspot_webhooks_job = define_asset_job(JOB, selection=AssetSelection.assets(KEY), tags={names.PORTAL_TAG: names.PORTAL},
                                         description="Apply the stored HubSpot webhook events to the HubSpot tables.")
 
 

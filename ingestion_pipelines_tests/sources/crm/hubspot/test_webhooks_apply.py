@@ -134,6 +134,7 @@ def test_sensor_waits_for_a_run_in_progress_and_retries_after_a_crash(pg_warehou
                                                                    definitions=defs))
 
         job = defs.resolve_job_def(wd.JOB)
+        assert job.tags == {"hubspot/portal": "default"}  # queued behind a sync of the same portal
         first = tick().run_requests[0].run_key
         run = inst.create_run_for_job(job, run_id=uuid.uuid4().hex, status=DagsterRunStatus.STARTED)
         out = tick()
