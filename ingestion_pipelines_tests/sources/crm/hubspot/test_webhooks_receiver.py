@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import socket
-import threading
 import time
 from contextlib import contextmanager
 
@@ -23,6 +21,7 @@ from ingestion_pipelines.sources.crm.hubspot.webhook_signature import (
     Refused, decode_uri, signature_v1, signature_v2, signature_v3, verify,
 )
 from ingestion_pipelines.standins.hubspot import WebhookEmitter
+from ingestion_pipelines.standins.serving import start_app
 
 SECRET = "wh-secret-TOP-5521"
 VECTORS = "hubspot/webhooks/signature_test_vectors.json"
@@ -32,20 +31,11 @@ SNOWPLOW = "hubspot/webhooks/snowplow_hubspot_adapter_cases.json"
 @contextmanager
 def receiver(engine, secret: str = SECRET, **options):
     """The receiver app on uvicorn in a thread on 127.0.0.1 (a free port): yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, secret, **options), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    served = start_app(create_app(engine, secret, **options), name="webhook-receiver")
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield served.url
     finally:
-        server.should_exit = True
-        thread.join(10)
+        served.stop()
 
 
 def stored(engine) -> list[dict]:
