@@ -45,7 +45,7 @@ from .. import validate as v
 from ..load import PendingRow, TableLoad
 from ..outcomes import Outcome, RowOutcome
 from ..profiles import CsvProfile, Field, HeaderMap, RowConverter
-from ..schema import natural_key_constraint, record_columns
+from ..schema import AUDIT_COLUMNS, natural_key_constraint, record_columns
 from ..sync_state import StreamSync, Watermark, ensure_tables, read_watermark
 from .auth import AuthRefused
 from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, prefetch
@@ -171,7 +171,10 @@ class RestStream:
         return record_paths(next(f for f in self.fields if f.name == self.key[0]))[0]
 
     def load_spec(self) -> TableLoad:
-        return TableLoad(self.table, preserve_on_blank=self.preserve_on_blank, fill_only=self.fill_only)
+        """The table's load: ``_deleted_at`` alone is no change (``deleted`` is a function of the
+        record, so ``raw`` changes whenever the evidence does): a mark keeps its first time."""
+        return TableLoad(self.table, preserve_on_blank=self.preserve_on_blank, fill_only=self.fill_only,
+                         compare_exclude=frozenset(AUDIT_COLUMNS) | {"_deleted_at"})
 
 
 def stream_table(name: str, metadata: sa.MetaData, fields: Sequence[Field], key: Sequence[str] = ("id",),
