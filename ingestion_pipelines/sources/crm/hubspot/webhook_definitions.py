@@ -7,7 +7,9 @@ sensor turns the events waiting in ``webhook_events`` (pending, or failed with r
 into one run: its ``run_key`` is a hash of the events it covers, their attempt counts and the
 job's last run (the same events are never requested twice for the same attempt; a retry, or
 a retry after a crashed run, is a new key), its config the last ``seq`` covered. While a run of the job is queued or in progress the sensor
-waits (the next tick covers what arrived meanwhile). The job carries the ``hubspot/portal``
+waits (the next tick covers what arrived meanwhile), and after a failed run (one that
+crashed before recording outcomes: missing credentials, the warehouse down) it waits
+:data:`RETRY_FAILED_S` before asking again, rather than failing a run every tick. The job carries the ``hubspot/portal``
 tag like the sync jobs, so the run queue never lets a webhook run and a sync of the same
 portal write the same rows at once (either could otherwise land an older read last); the
 price is that webhook events wait while a sync runs (the nightly full one most).
@@ -19,12 +21,14 @@ errors), the log's totals (``received``, ``pending``, ``failed_total``), the lag
 """
 
 import hashlib
+import time
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSelection,
     Config,
+    DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
     MaterializeResult,
@@ -57,6 +61,8 @@ JOB = "hubspot_webhooks"
 SENSOR = "hubspot_webhooks_sensor"
 #: events one run applies at most (the next tick asks for the rest)
 RUN_EVENTS = 20_000
+#: after a failed run (e.g. credentials missing) the sensor waits this long before asking again (seconds)
+RETRY_FAILED_S = 300.0
 
 
 class WebhookApplyConfig(Config):
@@ -114,17 +120,20 @@ hubspot_webhooks_job = define_asset_job(JOB, selection=AssetSelection.assets(KEY
         description="Requests a hubspot_webhooks run for the webhook events waiting in webhook_events.")
 def hubspot_webhooks_sensor(context: SensorEvaluationContext, **_direct_call_resources) -> SensorResult:
     """One run for the waiting events (module docstring); the cursor is the last ``seq`` asked for."""
-    busy = context.instance.get_runs(RunsFilter(job_name=JOB, statuses=list(IN_PROGRESS_RUN_STATUSES)), limit=1)
-    if busy:
-        return SensorResult(skip_reason=SkipReason(f"run {busy[0].run_id} is applying events"), cursor=context.cursor)
+    last = context.instance.get_run_records(RunsFilter(job_name=JOB), limit=1)
+    run = last[0].dagster_run if last else None
+    if run is not None and run.status in IN_PROGRESS_RUN_STATUSES:
+        return SensorResult(skip_reason=SkipReason(f"run {run.run_id} is applying events"), cursor=context.cursor)
+    if run is not None and run.status == DagsterRunStatus.FAILURE and time.time() - (last[0].end_time or 0) < RETRY_FAILED_S:
+        return SensorResult(skip_reason=SkipReason(f"run {run.run_id} failed; the next run is asked for "
+                                                   f"{RETRY_FAILED_S:.0f} s after it"), cursor=context.cursor)
     warehouse: WarehouseResource = context.resources.warehouse
     warehouse.setup(ev.metadata)
     with warehouse.engine.connect() as c:
         waiting = ev.waiting(c, limit=RUN_EVENTS)
     if not waiting:
         return SensorResult(skip_reason=SkipReason("no webhook events waiting"), cursor=context.cursor)
-    last = context.instance.get_runs(RunsFilter(job_name=JOB), limit=1)
-    return SensorResult(run_requests=[run_request(waiting, last[0].run_id if last else "")], cursor=str(waiting[-1][0]))
+    return SensorResult(run_requests=[run_request(waiting, run.run_id if run else "")], cursor=str(waiting[-1][0]))
 
 
 def run_request(waiting: list[tuple[int, int, int]], last_run_id: str = "") -> RunRequest:

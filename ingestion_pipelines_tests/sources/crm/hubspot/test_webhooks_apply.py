@@ -119,7 +119,7 @@ def test_events_through_the_sensor_into_hubspot_contacts(warehouse, served):
         assert none is None and "no webhook events" in skipped.skip_reason.skip_message
 
 
-def test_sensor_waits_for_a_run_in_progress_and_retries_after_a_crash(pg_warehouse, served):
+def test_sensor_waits_for_a_run_in_progress_and_retries_after_a_crash(pg_warehouse, served, monkeypatch):
     wh = pg_warehouse
     wh.setup(metadata, ev.metadata)
     ev.store(wh.engine, ev.parse_batch(b'[{"eventId": 5, "subscriptionType": "deal.propertyChange", "objectId": 3}]',
@@ -139,5 +139,7 @@ def test_sensor_waits_for_a_run_in_progress_and_retries_after_a_crash(pg_warehou
         run = inst.create_run_for_job(job, run_id=uuid.uuid4().hex, status=DagsterRunStatus.STARTED)
         out = tick()
         assert not out.run_requests and "is applying events" in out.skip_reason.skip_message
-        inst.report_run_failed(run)  # crashed before recording anything: the same events are asked again
+        inst.report_run_failed(run)  # crashed before recording anything: the same events are asked again, later
+        assert "failed; the next run is asked for 300 s after it" in tick().skip_reason.skip_message
+        monkeypatch.setattr(wd, "RETRY_FAILED_S", 0.0)
         assert tick().run_requests[0].run_key not in (first, None)
