@@ -14,7 +14,8 @@ per stream (``api_definitions``), and :class:`LeadConduitResource`, the account.
   ``--since`` re-derives the leads of the events started at or after that time; ``--limit``
   stops after that many events.
 
-``leadconduit_all`` runs ``events`` then ``leads`` (the order of ``api_names.NAMES``).
+``leadconduit_all`` runs ``events`` then ``leads`` (the order of ``api_names.NAMES``). A dry run
+of both derives the leads from the events already committed (the events' dry run wrote none).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ....engine.api.definitions import ApiResource
 from ....engine.api.streams import RestStream, StreamResult, SyncOptions, sync_stream
 from ....engine.api.incremental import StreamWriter
 from ....engine.sync_state import StreamSync, Watermark, ensure_tables, read_watermark
-from .api_streams import LEADS_STREAM, derive_leads
+from .api_streams import EVENTS_ENDPOINT, LEADS_STREAM, derive_leads
 from .schema import leadconduit_events
 
 #: stored events per derivation batch
@@ -71,7 +72,7 @@ def run(engine: sa.Engine, client: ApiClient, source: str, stream: RestStream, o
         log: Any = None) -> StreamResult:
     """The factory's runner: ``leads`` by :func:`sync_leads`, any other stream by the engine."""
     if stream.name == LEADS_STREAM.name:
-        return sync_leads(engine, source, opts, log)
+        return sync_leads(engine, source, opts, log, api_url=client.base_url.rstrip("/") + EVENTS_ENDPOINT.path)
     return sync_stream(engine, client, source, stream, opts, log)
 
 
@@ -85,10 +86,12 @@ def _plan(before: Watermark | None, opts: SyncOptions) -> tuple[str, Any]:
     return "incremental", ev.id > before.cursor
 
 
-def sync_leads(engine: sa.Engine, source: str, opts: SyncOptions, log: Any = None) -> StreamResult:
-    """Derive ``leadconduit_leads`` from the stored events (module docstring). Never raises for
-    a terminated run (``partial``); another exception closes the history row ``failed`` and
-    propagates."""
+def sync_leads(engine: sa.Engine, source: str, opts: SyncOptions, log: Any = None,
+               api_url: str = "leadconduit_events") -> StreamResult:
+    """Derive ``leadconduit_leads`` from the stored events (module docstring); ``api_url``: the
+    rows' ``_source`` (the events' API URL, as on the events: the CSV import writes its file's).
+    Never raises for a terminated run (``partial``); another exception closes the history row
+    ``failed`` and propagates."""
     with engine.begin() as c:
         ensure_tables(c)
         for t in (leadconduit_events, LEADS_STREAM.table):
@@ -98,7 +101,7 @@ def sync_leads(engine: sa.Engine, source: str, opts: SyncOptions, log: Any = Non
     t0 = time.monotonic()
     sync = StreamSync.start(engine, source, LEADS_STREAM.name, mode=mode, run_id=opts.run_id, dry_run=opts.dry_run)
     sync.text_order = True  # event ids: fixed-width hex
-    audit = {"_source": f"{leadconduit_events.name} (derived)", "_run_id": opts.run_id}
+    audit = {"_source": api_url, "_run_id": opts.run_id}
     writer = StreamWriter(engine, LEADS_STREAM.load_spec(), sync, audit, opts.dry_run)
     details: dict[str, Any] = {"pages": 0, "events_read": 0, "start": opts.since.isoformat() if opts.since else ""}
     status, error = "succeeded", ""

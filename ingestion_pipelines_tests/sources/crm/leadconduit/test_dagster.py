@@ -149,5 +149,5 @@ def test_a_csv_lead_updated_by_the_api_lands_once(warehouse, served, tmp_path):
     got = after[lid]
     assert (got["last_name"], got["email"], got["phone_1"]) == ("Taylor-Reed", "jennifer.taylor@comcast.net", "+12039574176")
     assert (got["outcome"], got["reason"]) == ("failure", retry["reason"])
-    assert got["salesrabbit_rep_id"] == "9488" and got["_source"] == "leadconduit_events (derived)"  # CSV-only kept
+    assert got["salesrabbit_rep_id"] == "9488" and got["_source"] == s.client.base_url + "/events"  # CSV-only kept
     assert got["submission_timestamp"] is not None
