@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -49,6 +48,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .serving import Served, start_app
 
 DEFAULT_AUTH_KEY = "arrivy-standin-auth-key"
 DEFAULT_API_KEY = "arrivy-standin-api-key"
@@ -341,34 +342,19 @@ class Server:
 
     url: str
     account: Account
-    _server: Any
-    _thread: threading.Thread
+    served: Served
 
     def auth_headers(self) -> dict[str, str]:
         return {"X-Auth-Key": self.account.auth_key, "X-Auth-Token": self.account.api_key}
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(10)
+        self.served.stop()
 
 
 def start(account: Account, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve ``account`` with uvicorn on a thread (``port=0``: a free port); returns when it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app_for(account), log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="arrivy-standin")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the Arrivy stand-in did not start")
-    return Server(f"http://{host}:{sock.getsockname()[1]}", account, server, thread)
+    """Serve ``account`` on a thread (``port=0``: a free port); returns when it listens."""
+    served = start_app(app_for(account), host, port, name="arrivy")
+    return Server(served.url, account, served)
 
 
 @contextmanager
@@ -395,11 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     server = start(account, a.host, a.port)
     print(f"Arrivy stand-in at {server.url}\n  ARRIVY_API_URL={server.url}\n  ARRIVY_AUTH_KEY={account.auth_key}\n"
           f"  ARRIVY_API_KEY={account.api_key}\n(Ctrl-C stops it)", flush=True)
-    try:
-        while server._thread.is_alive():
-            server._thread.join(0.5)
-    except KeyboardInterrupt:
-        server.stop()
+    server.served.wait()
 
 
 if __name__ == "__main__":

@@ -9,9 +9,6 @@ stream (never an empty page); the names of :class:`ApiNames`; spec validation.""
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 import uuid
 from contextlib import contextmanager
 
@@ -27,6 +24,7 @@ from ingestion_pipelines.engine.api.names import ApiNames
 from ingestion_pipelines.engine.api.streams import RestStream, SyncOptions, stream_table, sync_stream
 from ingestion_pipelines.engine.profiles import Field
 from ingestion_pipelines.engine.sync_state import read_watermark
+from ingestion_pipelines.standins.serving import start_app
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 PAGE = 10
@@ -77,20 +75,11 @@ def _app(api: Api) -> Starlette:
 @contextmanager
 def served(api: Api):
     """The test API on a free loopback port: yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(_app(api), log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    server = start_app(_app(api), name="test-api")
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield server.url
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
 
 
 md = sa.MetaData()
