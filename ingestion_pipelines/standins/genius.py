@@ -1,7 +1,7 @@
 """A stand-in of the Genius CRM REST API (``../shared/crm/SEED_SYSTEM.md`` §3; APIS.md §8), for
 tests and offline use.
 
-Run it: ``python -m ingestion_pipelines.standins.genius --port 8766 [--prospects 500 ...]``
+Run it: ``python -m ingestion_pipelines.standins.genius --port 8767 [--prospects 500 ...]``
 (prints the base URL, a static API token and a username/password); or from a test::
 
     crm = Genius.seeded(seed=1, prospects=200)
@@ -48,7 +48,6 @@ import datetime as dt
 import json
 import random
 import secrets
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -60,6 +59,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .serving import Served, start_app
 
 #: stream -> list path (SEED_SYSTEM.md §3)
 PATHS = {
@@ -461,33 +462,19 @@ class Server:
 
     url: str
     genius: Genius
-    _server: Any
-    _thread: threading.Thread
+    served: Served
 
     def auth_headers(self, token: str = DEFAULT_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self.served.stop()
 
 
 def start(g: Genius, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve ``g`` with uvicorn on a thread (``port=0``: a free port); returns when it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app_for(g), log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="genius-standin")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the Genius stand-in did not start")
-    return Server(f"http://{host}:{sock.getsockname()[1]}", g, server, thread)
+    """Serve ``g`` on a thread (``port=0``: a free port); returns when it listens."""
+    served = start_app(app_for(g), host, port, name="Genius")
+    return Server(served.url, g, served)
 
 
 @contextmanager
@@ -504,7 +491,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion_pipelines.standins.genius --port N``: serve a seeded account."""
     ap = argparse.ArgumentParser(description="A local stand-in of the Genius CRM REST API.")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8766)
+    ap.add_argument("--port", type=int, default=8767)
     ap.add_argument("--seed", type=int, default=0)
     for stream, n in (("divisions", 6), ("users", 20), ("services", 5), ("marketing-sources", 8),
                       ("prospects", 500), ("appointments", 800)):
@@ -516,11 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     server = start(g, a.host, a.port)
     print(f"Genius stand-in at {server.url}\n  GENIUS_BASE_URL={server.url}\n  GENIUS_API_TOKEN={DEFAULT_TOKEN}\n"
           f"  or GENIUS_USERNAME={DEFAULT_USERNAME} GENIUS_PASSWORD={DEFAULT_PASSWORD}\n(Ctrl-C stops it)", flush=True)
-    try:
-        while server._thread.is_alive():
-            server._thread.join(0.5)
-    except KeyboardInterrupt:
-        server.stop()
+    server.served.wait()
 
 
 if __name__ == "__main__":
