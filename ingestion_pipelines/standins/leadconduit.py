@@ -292,7 +292,9 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def _denied(account: Account, request: Request) -> Response | None:
-    """401 unless Basic auth carries the API key as password; 403 without the JSON Accept."""
+    """Count the request; 401 unless Basic auth carries the API key as password; 403 without
+    the JSON Accept."""
+    account.count("requests")
     auth = request.headers.get("authorization", "")
     password = None
     if auth.lower().startswith("basic "):
@@ -339,9 +341,7 @@ def _query(account: Account, q: Any) -> tuple[list[dict], int] | Response:
 
 async def list_events(request: Request) -> Response:
     account: Account = request.app.state.account
-    account.count("requests")
-    denied = _denied(account, request)
-    if denied is not None:
+    if (denied := _denied(account, request)) is not None:
         return denied
     fault = account._next_fault()
     if fault is not None and fault.delay_s:
@@ -374,9 +374,7 @@ async def list_events(request: Request) -> Response:
 
 async def one_event(request: Request) -> Response:
     account: Account = request.app.state.account
-    account.count("requests")
-    denied = _denied(account, request)
-    if denied is not None:
+    if (denied := _denied(account, request)) is not None:
         return denied
     eid = request.path_params["id"]
     with account.lock:
