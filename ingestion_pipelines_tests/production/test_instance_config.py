@@ -1,6 +1,9 @@
 """The instance configuration: dagster.yaml's run-queue tag limits (RULES: one run per value of
-ingestion/tenant, genius/table, hubspot/portal), the PostgreSQL variant chosen by
+ingestion/tenant, genius/table, hubspot/portal and each API system's <system>/account, and every
+such tag a job of the code location sets is limited), the PostgreSQL variant chosen by
 DAGSTER_PG_HOST (settings.default_dagster_home), and the tenants job setting its own tag."""
+
+import re
 
 import yaml
 from dagster import DagsterInstance
@@ -12,12 +15,25 @@ PG = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USE
       "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "dagster"}
 
 
-def test_run_queue_limits_one_run_per_tenant_genius_table_and_hubspot_portal():
+def test_run_queue_limits_one_run_per_tenant_table_portal_and_account():
     cfg = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_coordinator"]
     assert cfg["class"] == "QueuedRunCoordinator"
     limits = {lim["key"]: lim for lim in cfg["config"]["tag_concurrency_limits"]}
-    assert set(limits) == {"ingestion/tenant", "genius/table", "hubspot/portal"}
+    assert {"ingestion/tenant", "genius/table", "hubspot/portal"} <= set(limits)
     assert all(lim["limit"] == 1 and lim["value"] == {"applyLimitPerUniqueValue": True} for lim in limits.values())
+
+
+def test_every_exclusive_tag_a_job_sets_is_limited():
+    """A job tagged ``<x>/tenant|table|portal|account`` (one run per value) has its limit in dagster.yaml."""
+    from ingestion_pipelines.definitions import defs
+
+    cfg = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_coordinator"]
+    limited = {lim["key"] for lim in cfg["config"]["tag_concurrency_limits"]}
+    exclusive = re.compile(r"^[a-z_]+/(tenant|table|portal|account)$")
+    repo = defs.get_repository_def()
+    tagged = {key: job.name for job in repo.get_all_jobs() for key in (job.tags or {}) if exclusive.match(key)}
+    assert {"genius/table", "hubspot/portal"} <= set(tagged)  # ingestion/tenant: set per partition run
+    assert {k: j for k, j in tagged.items() if k not in limited} == {}
 
 
 def test_dagster_home_switches_storage_with_dagster_pg_host(tmp_path):
