@@ -48,7 +48,6 @@ import hashlib
 import hmac
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -62,6 +61,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .serving import Served, start_app
 
 SERVICE = "/WcfDataService.svc"
 G, I, S, T, B = "Edm.Guid", "Edm.Int32", "Edm.String", "Edm.DateTime", "Edm.Boolean"
@@ -539,8 +540,7 @@ class Server:
 
     url: str
     company: Company
-    _server: Any
-    _thread: threading.Thread
+    served: Served
 
     def auth_headers(self, signed: bool = False) -> dict[str, str]:
         c = self.company
@@ -557,31 +557,18 @@ class Server:
         return {"MARKETSHARP_BASE_URL": self.url, **creds}
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(10)
+        self.served.stop()
 
 
 def start(company: Company, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve ``company`` with uvicorn on a thread (``port=0``: a free port); returns when it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app_for(company), log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="marketsharp-standin")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the MarketSharp stand-in did not start")
-    return Server(f"http://{host}:{sock.getsockname()[1]}{SERVICE}", company, server, thread)
+    """Serve ``company`` on a thread (``port=0``: a free port); returns when it listens."""
+    served = start_app(app_for(company), host, port, name="marketsharp")
+    return Server(served.url + SERVICE, company, served)
 
 
 @contextmanager
 def serve(company: Company, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+    """:func:`start` as a context manager (stops the server afterwards)."""
     server = start(company, host, port)
     try:
         yield server
@@ -608,11 +595,7 @@ def main(argv: list[str] | None = None) -> None:
           f"  Basic: MARKETSHARP_USERNAME={company.username} MARKETSHARP_PASSWORD={company.password}\n"
           f"  Signed: MARKETSHARP_COMPANY_ID={company.company_id} MARKETSHARP_API_KEY={company.api_key} "
           f"MARKETSHARP_SECRET_KEY={company.secret_key}\n(Ctrl-C stops it)", flush=True)
-    try:
-        while server._thread.is_alive():
-            server._thread.join(0.5)
-    except KeyboardInterrupt:
-        server.stop()
+    server.served.wait()
 
 
 if __name__ == "__main__":
