@@ -28,7 +28,7 @@ a record it serves exists, so its ``_deleted_at`` is cleared.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Mapping
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 
@@ -46,10 +46,17 @@ _TYPES = ((sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"),
           (sa.Integer, "integer"), (sa.Numeric, "decimal"))
 
 
+def text_as_sent(value: Any, name: str) -> str | None:
+    """A text column's value as the API sent it: ``""`` and surrounding spaces kept (the
+    database sync keeps them too; the CSV rule "blank is NULL" is not an API's), a number as
+    its text."""
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 def fields(table: sa.Table, renames: Mapping[str, str] | None = None) -> tuple[Field, ...]:
     """Typed fields of ``table``'s data columns (bookkeeping columns left out), each read from
-    the record path ``renames[column]`` or the column's own name. Raises ``KeyError`` for a
-    rename of a column the table lacks."""
+    the record path ``renames[column]`` or the column's own name; text as sent
+    (:func:`text_as_sent`). Raises ``KeyError`` for a rename of a column the table lacks."""
     renames = dict(renames or {})
     for c in renames:
         table.c[c]  # noqa: B018 - a misspelt column fails at import
@@ -59,7 +66,8 @@ def fields(table: sa.Table, renames: Mapping[str, str] | None = None) -> tuple[F
             continue
         kind = next((k for t, k in _TYPES if isinstance(col.type, t)), "text")
         path = renames.get(col.name)
-        out.append(Field(col.name, kind, required=col.name == "id", aliases=(path,) if path else ()))
+        out.append(Field(col.name, kind, required=col.name == "id", aliases=(path,) if path else (),
+                         parse=text_as_sent if kind == "text" else None))
     return tuple(out)
 
 
