@@ -2,6 +2,8 @@
 
 * ``genius_db_<objects>``: one table (run tag ``genius/table`` = its source table);
 * ``genius_db_all``: every table, parents first, going on past a failed table (tag ``all``);
+* every job also carries ``genius/account`` (one Genius sync at a time, DB or API: the run
+  queue's limit in dagster.yaml; :data:`.db_names.ACCOUNT_TAG`);
 * ``genius_db_incremental_schedule`` (every 15 minutes) and ``genius_db_full_schedule``
   (nightly at 03:00 UTC, ``full``: also marks deleted ids), both stopped by default.
 """
@@ -17,13 +19,13 @@ from .db_streams import STREAMS
 TABLE_JOBS = {
     st.source_table: define_asset_job(
         names.table_job(st.table.name), selection=AssetSelection.assets(KEYS[st.source_table]),
-        tags={names.TABLE_TAG: st.source_table},
+        tags={names.TABLE_TAG: st.source_table, names.ACCOUNT_TAG: names.ACCOUNT},
         description=f"Sync Genius `{st.source_table}` into {st.table.name} (ingest {names.command(st.table.name)}).")
     for st in STREAMS
 }
 
 genius_db_all = define_asset_job(
-    names.ALL_JOB, selection=AssetSelection.assets(*KEYS.values()), tags={names.TABLE_TAG: "all"},
+    names.ALL_JOB, selection=AssetSelection.assets(*KEYS.values()), tags={names.TABLE_TAG: "all", names.ACCOUNT_TAG: names.ACCOUNT},
     description="Every Genius table, parents first; a failed table is reported and the others still sync (ingest db-genius-all).")
 
 genius_db_incremental_schedule = ScheduleDefinition(

@@ -17,6 +17,11 @@ FULL_SCHEDULE = "genius_db_full_schedule"
 #: Run tag naming the Genius source table a run syncs (RULES: dagster.yaml limits each value to one run);
 #: ``genius_db_all`` runs carry the value ``all``.
 TABLE_TAG = "genius/table"
+#: Run tag of every Genius sync, database and API alike (value ``default``: one Genius account):
+#: dagster.yaml limits each value to one run, so a ``genius_db_all`` run never overlaps a
+#: single-table run, and the DB and API syncs, which write the same ``genius_*`` tables, never
+#: land interleaved reads of one record. The API sync's ``ApiNames.account_tag`` is the same.
+ACCOUNT_TAG, ACCOUNT = "genius/account", "default"
 #: The multi-asset (one step) that syncs the selected tables.
 ASSET_NAME = "genius_db"
 #: Resource key of the source database (MySQLResource).

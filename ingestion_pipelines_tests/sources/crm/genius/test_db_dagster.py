@@ -39,6 +39,7 @@ def test_all_job_lands_orphans_warns_and_goes_on_past_a_failed_table(genius, mys
     defs = _defs(mysql_url, sqlite_warehouse, tmp_path)
     job = defs.resolve_job_def(db_names.ALL_JOB)
     assert job.tags[db_names.TABLE_TAG] == "all"
+    assert job.tags[db_names.ACCOUNT_TAG] == "default"  # never beside a single-table or API sync of Genius
     with DagsterInstance.ephemeral() as inst:
         res = job.execute_in_process(instance=inst, raise_on_error=False)
     assert not res.success
