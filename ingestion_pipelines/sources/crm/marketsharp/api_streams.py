@@ -9,7 +9,7 @@ reader (:mod:`ingestion_pipelines.engine.api.odata`). A new set is one more entr
   a page (5,000, as the peers), the next page by the service's ``<link rel="next">`` when it
   sends one (never to another origin), else by ``$skip`` (:class:`~ingestion_pipelines.engine.api.odata.ODataPaging`).
 * Incremental sets (``lastUpdate``): ``$orderby=lastUpdate asc,id asc``; an incremental read
-  starts at ``$filter=lastUpdate gt datetime'<watermark - lookback>'``; pages come in cursor
+  starts at ``$filter=lastUpdate gt datetime'<watermark - 2 h>'`` (:data:`LOOKBACK`); pages come in cursor
   order (``ordered``), so each page commits its watermark and a killed read resumes there.
 * Reference sets (integer ids, ``name``): ``$orderby=id asc``, read in full every run.
 * ``isActive=false`` (MarketSharp's soft delete) sets ``_deleted_at`` to the record's
@@ -31,6 +31,10 @@ from .schema import FIELDS, TABLES
 #: records per request (the peers' ``$top``)
 PAGE_SIZE = 5000
 CURSOR = "lastUpdate"
+#: how far before the watermark an incremental read starts: ``lastUpdate`` is a wall time
+#: without zone (likely the service's local time), so a DST fall-back repeats an hour; the
+#: upsert makes the re-read harmless
+LOOKBACK = dt.timedelta(hours=2)
 
 
 def since(start: dt.datetime) -> dict[str, str]:
@@ -56,7 +60,7 @@ def stream(name: str, page_size: int = PAGE_SIZE) -> RestStream:
                         paginator=ODataPaging(page_size, CURSOR if incremental else None))
     return RestStream(
         name, endpoint, TABLES[name], FIELDS[name], cursor=CURSOR if incremental else None, ordered=incremental,
-        since=since if incremental else None, deleted=inactive, records=json_records,
+        since=since if incremental else None, deleted=inactive, records=json_records, lookback=LOOKBACK,
         description=f"MarketSharp {SETS[name]} (OData) into {table_name(name)}"
                     + ("; incremental by lastUpdate." if incremental else "; read in full every run."))
 
