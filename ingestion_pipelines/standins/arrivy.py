@@ -1,7 +1,7 @@
 """A stand-in of the Arrivy API (../shared/crm/APIS.md §5 and §8, SEED_SYSTEM.md §7), for tests
 and offline use.
 
-Run it: ``python -m ingestion_pipelines.standins.arrivy --port 8766 [--tasks 500 ...]`` (prints
+Run it: ``python -m ingestion_pipelines.standins.arrivy --port 8767 [--tasks 500 ...]`` (prints
 the base URL and the keys); or from a test::
 
     account = Account.seeded(seed=1, tasks=300)
@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion_pipelines.standins.arrivy --port N``: serve a seeded account."""
     ap = argparse.ArgumentParser(description="A local stand-in of the Arrivy API.")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8766)
+    ap.add_argument("--port", type=int, default=8767)
     ap.add_argument("--seed", type=int, default=0)
     for stream, n in (("tasks", 500), ("bookings", 50), ("entities", 20), ("groups", 4)):
         ap.add_argument(f"--{stream}", type=int, default=n, help=f"generated {stream} [default {n}]")

@@ -67,6 +67,12 @@ def parse_cursor_time(value: Any) -> dt.datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         secs = value / 1000 if value > 10**11 else value
         return dt.datetime.fromtimestamp(secs, dt.timezone.utc)
+    if type(value) is str and len(value) >= 10 and value[4] == "-":  # ISO 8601, the usual case
+        try:
+            t = dt.datetime.fromisoformat(value)
+            return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            pass
     try:
         return v.timestamp(value, "cursor", dt.timezone.utc)
     except v.FieldError as e:
@@ -163,6 +169,27 @@ class RestStream:
             got = self._derived["hmap"] = HeaderMap(tuple(headers), positions, (), {})
         return got
 
+    def getters(self) -> list[Callable[[Any], Any]]:
+        """One :func:`path_getter` per path of :meth:`header_map`, in its order."""
+        got = self._derived.get("getters")
+        if got is None:
+            got = self._derived["getters"] = [path_getter(p) for p in self.header_map().headers]
+        return got
+
+    def cursor_getter(self, rec: Any) -> Any:
+        """The record's cursor value (None without a cursor)."""
+        got = self._derived.get("cursor")
+        if got is None:
+            got = self._derived["cursor"] = path_getter(self.cursor) if self.cursor else (lambda rec: None)
+        return got(rec)
+
+    def key_getter(self, rec: Any) -> Any:
+        """The record's one-field key (None for a composite key)."""
+        got = self._derived.get("key")
+        if got is None:
+            got = self._derived["key"] = path_getter(self.key_path) if self.key_path is not None else (lambda rec: None)
+        return got(rec)
+
     @property
     def key_path(self) -> str | None:
         """The record path of a one-field key (the watermark's tie-break id), else None."""
@@ -185,6 +212,26 @@ def stream_table(name: str, metadata: sa.MetaData, fields: Sequence[Field], key:
     cols = [sa.Column(f.name, f.sql_type(), nullable=f.name not in key, comment=f.description or None)
             for f in fields if f.store]
     return sa.Table(name, metadata, *cols, *record_columns(), natural_key_constraint(name, *key), comment=comment or None)
+
+
+def path_getter(path: str) -> Callable[[Any], Any]:
+    """``getter(record)`` -> the value at a dotted ``path`` (as :func:`~.paginators.dig`, ~5x
+    faster for plain dicts: a page of 500 records x 30 fields is 15,000 look-ups)."""
+    if not path:
+        return lambda rec: rec
+    parts = path.split(".")
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda rec: rec.get(key) if type(rec) is dict else dig(rec, path)
+
+    def get(rec: Any) -> Any:
+        cur = rec
+        for i, part in enumerate(parts):
+            if type(cur) is not dict:  # a list, another mapping type, None: the general walk
+                return dig(cur, ".".join(parts[i:])) if cur is not None else None
+            cur = cur.get(part)
+        return cur
+    return get
 
 
 def record_paths(f: Field) -> tuple[str, ...]:
@@ -322,12 +369,13 @@ def _write_page(writer: StreamWriter, conv: RowConverter, stream: RestStream, re
     watermark of its largest cursor). Returns the last line number and ``(sort key,
     Watermark)`` of the page's largest cursor (None when it has none)."""
     batch, bad, best = [], [], None
+    getters = stream.getters()
     for rec in records:
         line += 1
         if not isinstance(rec, Mapping):
             bad.append(RowOutcome(line, Outcome.FAILED, error="record is not an object", record={"value": repr(rec)[:200]}))
             continue
-        batch.append((line, [dig(rec, p) for p in conv.headers], rec))
+        batch.append((line, [get(rec) for get in getters], rec))
         wm = _cursor_of(stream, rec)
         if wm is not None and (best is None or order(wm) > best[0]):
             best = (order(wm), wm)
@@ -360,8 +408,8 @@ def _cursor_of(stream: RestStream, rec: Mapping[str, Any]) -> Watermark | None:
     None when it has none or it does not read (such a record still lands)."""
     if stream.cursor is None:
         return None
-    raw = dig(rec, stream.cursor)
-    key = dig(rec, stream.key_path) if stream.key_path is not None else None
+    raw = stream.cursor_getter(rec)
+    key = stream.key_getter(rec)
     if raw is None or raw == "":
         return None
     if stream.cursor_type == "id":
@@ -380,7 +428,7 @@ def _deleted_at(stream: RestStream, rec: Mapping[str, Any], started: dt.datetime
         return None
     if stream.cursor and stream.cursor_type == "datetime":
         try:
-            t = stream.parse_cursor(dig(rec, stream.cursor))
+            t = stream.parse_cursor(stream.cursor_getter(rec))
         except (ValueError, TypeError):
             t = None
         if t is not None:
