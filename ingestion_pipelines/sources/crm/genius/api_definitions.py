@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 
 from dagster import Failure
 
-from ....engine.api import BearerToken
-from ....engine.api.auth import TokenExchange
+from ....engine.api import BearerToken, TokenExchange
 from ....engine.api.definitions import ApiResource, api_definitions
 from .api_names import NAMES
 from .api_streams import STREAMS

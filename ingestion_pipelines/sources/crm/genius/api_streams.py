@@ -38,8 +38,10 @@ from ....engine.profiles import Field
 from ....engine.sql_sync import BOOKKEEPING
 from . import schema as s
 
-#: records per page asked for (the seed's ``GENIUS_SYNC_BATCH_SIZE``: 100)
-PAGE_SIZE = 100
+#: records per page asked for (the seed asked 100, ``GENIUS_SYNC_BATCH_SIZE``); DRF caps ``limit``
+#: at its ``max_limit`` and its next links go on from there, so asking more costs nothing. Measured
+#: against the stand-in into PostgreSQL (20,000 prospects): 2,000 records/s at 100 a page, 7,100 at 500.
+PAGE_SIZE = 500
 
 #: field type of a warehouse column type (the first match; ``BigInteger`` is an ``Integer``)
 _TYPES = ((sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"), (sa.Time, "time"),

@@ -129,7 +129,7 @@ def test_since_dry_run_and_limit(sqlite_warehouse, served):
     g.touch("prospects", [1, 2])
     since = s.run("prospects", since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
     assert since.sync.mode == "incremental" and since.sync.counts["rows_read"] == 2
-    assert BY_NAME["prospects"].endpoint.params["limit"] == 100
+    assert BY_NAME["prospects"].endpoint.params["limit"] == 500  # capped by the API's max_limit (10 here)
 
 
 def _as_api_record(stream: str, row: dict) -> dict:
