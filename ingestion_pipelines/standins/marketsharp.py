@@ -17,9 +17,11 @@ What it does (knobs are fields of :class:`Company` / :class:`Knobs`, so a test c
   numbers, ``'text'``, ``true``/``false``), ``$orderby`` (``p [asc|desc], ...``; nulls first),
   ``$top``, ``$skip``, ``$inlinecount=allpages``; ``$expand`` / ``$select`` ignored.
   Unknown set: 404; a filter it cannot read: 400 (an ``m:error`` document).
-* Sets: Contacts, Appointments, Jobs, Leads, Inquiries, Activities, Employees (GUID ids,
-  ``lastUpdate``, ``isActive``) and the reference sets (integer ids, ``name``, ``isActive``):
-  see :data:`SETS`. Records with ``isActive=false`` stay listed (MarketSharp's soft delete).
+* Sets (seed 004's 23, :data:`SETS`): Contacts, Appointments, Jobs, Leads, Inquiries,
+  Activities, Employees, Customers, Prospects (GUID ids, ``lastUpdate``, ``isActive``),
+  ActivityResults and the reference sets (integer ids, ``name``, ``isActive``), Addresses and
+  ContactPhones (GUID ids, no ``lastUpdate``). Records with ``isActive=false`` stay listed
+  (MarketSharp's soft delete).
 * Auth: HTTP Basic (``username`` / ``password``, as seed 004 configured it) or the signed
   header ``companyId:apiKey:epoch:base64(HMAC-SHA256(base64decode(secretKey),
   companyId+apiKey+epoch))``; a wrong signature or key, or an epoch more than
@@ -85,10 +87,15 @@ SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "Activities": (("id", G), ("contactId", G), ("activityType", S), ("resultId", I), ("dueDate", T),
                    ("completedDate", T), ("notes", S), *_MAIN_TAIL),
     "Employees": (("id", G), ("firstName", S), ("lastName", S), ("email", S), ("isSalesperson", B), *_MAIN_TAIL),
+    "Customers": (("id", G), ("contactId", G), ("firstName", S), ("lastName", S), ("email", S), *_MAIN_TAIL),
+    "Prospects": (("id", G), ("contactId", G), ("firstName", S), ("lastName", S), ("email", S), *_MAIN_TAIL),
+    "ActivityResults": (("id", I), ("name", S), *_MAIN_TAIL),
+    "Addresses": (("id", G), ("contactId", G), ("address1", S), ("city", S), ("state", S), ("zip", S), ("isActive", B)),
+    "ContactPhones": (("id", G), ("contactId", G), ("phoneNumber", S), ("phoneType", S), ("isActive", B)),
 }
 REFERENCE_SETS = ("ContactTypes", "InquiryStatuses", "InquirySourcePrimaries", "InquirySourceSecondaries",
-                  "AppointmentResults", "ActivityResults", "ActivityReferences", "ProductTypes", "ProductDetails",
-                  "ProductInterests", "CustomFields", "Companies")
+                  "AppointmentResults", "ActivityReferences", "ProductTypes", "ProductDetails", "ProductInterests",
+                  "CustomFields", "Companies")
 for _ref in REFERENCE_SETS:
     SETS[_ref] = (("id", I), ("name", S), ("isActive", B))
 
@@ -145,14 +152,17 @@ class Company:
     @classmethod
     def seeded(cls, seed: int = 0, contacts: int = 60, appointments: int = 40, jobs: int = 25, leads: int = 30,
                inquiries: int = 35, activities: int = 50, employees: int = 8, references: int = 5,
+               customers: int = 10, prospects: int = 10,
                knobs: Knobs | None = None, **kw: Any) -> "Company":
         """A company of generated records (deterministic for a ``seed``; times over 2024-2025,
         about one record in eight inactive)."""
         c = cls(knobs=knobs or Knobs(), _rng=random.Random(seed), **kw)
-        for name in REFERENCE_SETS:
+        for name in (*REFERENCE_SETS, "ActivityResults"):
             c.create(name, references, historic=True)
         for name, n in (("Employees", employees), ("Contacts", contacts), ("Leads", leads), ("Inquiries", inquiries),
-                        ("Appointments", appointments), ("Jobs", jobs), ("Activities", activities)):
+                        ("Appointments", appointments), ("Jobs", jobs), ("Activities", activities),
+                        ("Customers", customers), ("Prospects", prospects), ("Addresses", contacts // 2),
+                        ("ContactPhones", contacts // 2)):
             c.create(name, n, historic=True)
         return c
 
@@ -218,9 +228,9 @@ class Company:
             return f"user{n}.{set_name.lower()}@example.com" if rng.random() > 0.3 else None
         if name == "source":
             return rng.choice(_SOURCES)
-        if name == "phone":
+        if name in ("phone", "phoneNumber"):
             return f"({rng.choice(['312', '415', '646', '702'])}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}"
-        if name == "name" and set_name in REFERENCE_SETS:
+        if name == "name" and "lastName" not in dict(SETS[set_name]):
             return f"{set_name[:-1]} {n}"
         return rng.choice([f"{name} {n}", f"{name} #{n} \"quoted\" & <b>", "", None, "ünïcødé ✓"])
 

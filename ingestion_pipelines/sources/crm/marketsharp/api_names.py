@@ -14,18 +14,20 @@ in plural kebab case: ``contacts`` (``Contacts``), ..., ``inquiry-source-primari
 
 from ....engine.api.names import ApiNames
 
-#: entity sets read incrementally by ``lastUpdate`` (stream name -> OData set)
+#: entity sets read incrementally by ``lastUpdate`` (stream name -> OData set; seed 004's ten)
 INCREMENTAL_SETS = {
     "contacts": "Contacts", "appointments": "Appointments", "jobs": "Jobs", "leads": "Leads",
-    "inquiries": "Inquiries", "activities": "Activities", "employees": "Employees",
+    "inquiries": "Inquiries", "activities": "Activities", "employees": "Employees", "customers": "Customers",
+    "prospects": "Prospects", "activity-results": "ActivityResults",
 }
-#: reference sets, read in full every run (seed 004 did the same)
+#: the thirteen sets seed 004 read in full every run (reference data, addresses, phones)
 REFERENCE_SETS = {
     "contact-types": "ContactTypes", "inquiry-statuses": "InquiryStatuses",
     "inquiry-source-primaries": "InquirySourcePrimaries", "inquiry-source-secondaries": "InquirySourceSecondaries",
-    "appointment-results": "AppointmentResults", "activity-results": "ActivityResults",
-    "activity-references": "ActivityReferences", "product-types": "ProductTypes", "product-details": "ProductDetails",
-    "product-interests": "ProductInterests", "custom-fields": "CustomFields", "companies": "Companies",
+    "appointment-results": "AppointmentResults", "activity-references": "ActivityReferences",
+    "product-types": "ProductTypes", "product-details": "ProductDetails", "product-interests": "ProductInterests",
+    "custom-fields": "CustomFields", "companies": "Companies", "addresses": "Addresses",
+    "contact-phones": "ContactPhones",
 }
 SETS = {**INCREMENTAL_SETS, **REFERENCE_SETS}
 

@@ -31,6 +31,7 @@ def _f(name: str, type_: str = "text", prop: str = "", **kw: Any) -> Field:
 _TAIL = (_f("is_active", "boolean", "isActive", description="isActive (false: soft-deleted at MarketSharp)"),
          _f("last_update", "datetime", "lastUpdate", description="lastUpdate (the incremental cursor)"))
 _GUID_ID = _f("id", prop="id", required=True, description="MarketSharp id (GUID, as sent)")
+_INT_ID = _f("id", "integer", "id", required=True, description="MarketSharp id")
 
 #: stream -> its typed columns (``crm/APIS.md`` §3 field lists)
 FIELDS: dict[str, tuple[Field, ...]] = {
@@ -61,8 +62,13 @@ FIELDS: dict[str, tuple[Field, ...]] = {
                    _f("completed_date", "datetime", "completedDate"), _f("notes", prop="notes"), *_TAIL),
     "employees": (_GUID_ID, _f("first_name", prop="firstName"), _f("last_name", prop="lastName"),
                   _f("email", "email", "email"), _f("is_salesperson", "boolean", "isSalesperson"), *_TAIL),
-    **{s: (_f("id", "integer", "id", required=True, description="MarketSharp id"), _f("name", prop="name"),
-           _TAIL[0]) for s in REFERENCE_SETS},
+    **{s: (_GUID_ID, _f("contact_id", prop="contactId"), _f("first_name", prop="firstName"),
+           _f("last_name", prop="lastName"), _f("email", "email", "email"), *_TAIL) for s in ("customers", "prospects")},
+    "activity-results": (_INT_ID, _f("name", prop="name"), *_TAIL),
+    **{s: (_INT_ID, _f("name", prop="name"), _TAIL[0]) for s in REFERENCE_SETS},
+    # fields unknown beyond these (crm/APIS.md names the sets only): the rest stays in raw
+    "addresses": (_GUID_ID, _f("contact_id", prop="contactId"), _TAIL[0]),
+    "contact-phones": (_GUID_ID, _f("contact_id", prop="contactId"), _TAIL[0]),
 }
 
 
