@@ -8,14 +8,20 @@ run succeeded, 1 when it failed, 2 on a usage error.
 :func:`commands` ``(names)`` builds the commands of one :class:`~ingestion_pipelines.engine.api.names.ApiNames`;
 :data:`COMMANDS` holds those of every module in :data:`NAMES_MODULES` (a system's ``api_names``
 module, which defines ``NAMES`` and imports no Dagster: adding a system is one line there).
-``ingest demo`` (:data:`DEMO_STEPS`) syncs a small Arrivy account from its stand-in (offline).
+``ingest demo`` (:data:`DEMO_STEPS`, :func:`demo_steps`): for each system whose ``api_names``
+defines ``STANDIN`` (the module path of its stand-in, which offers ``demo()``), its ``_all``
+job from that stand-in on a free loopback port in this process, then again after a few
+changes (offline).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
@@ -86,30 +92,51 @@ def registered() -> list[ApiNames]:
 COMMANDS = [c for n in registered() for c in commands(n)]
 
 
-def _arrivy_demo() -> list:
-    """Start the Arrivy stand-in on a free loopback port in this process, sync every stream
-    with ``arrivy_all`` (``ARRIVY_*`` point at it for these runs only), change a few tasks and
-    sync the tasks again (incremental: exactly those), stop it."""
+@contextmanager
+def _variables(values: dict[str, str]) -> Iterator[None]:
+    """``values`` set in the environment for the block only (restored afterwards)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _demo(names: ApiNames, standin: str) -> list:
+    """One system's ``ingest demo`` step: its stand-in's ``demo()`` (a context manager yielding
+    ``(variables, change)``: the system's variables pointing at a seeded stand-in on a free
+    loopback port in this process, and a callable that changes a few records, or None) —
+    ``<system>_all`` with those variables (a full read), then, after ``change()``, again
+    (incremental: exactly the changes)."""
     from ..launch import launch
-    from ..sources.crm.arrivy.api_names import NAMES
-    from ..standins import arrivy as standin
 
-    account = standin.Account.seeded(seed=4, tasks=120, bookings=30, entities=12, groups=4)
-    keys = ("ARRIVY_API_URL", "ARRIVY_AUTH_KEY", "ARRIVY_API_KEY")
-    saved = {k: os.environ.get(k) for k in keys}
-    with standin.serve(account) as server:
-        os.environ.update(dict(zip(keys, (server.url, standin.DEFAULT_AUTH_KEY, standin.DEFAULT_API_KEY))))
-        try:
-            first = launch(NAMES.all_job, run_config(NAMES), tags={"demo": "true"})
-            account.touch("tasks", sorted(account.records["tasks"])[:10])
-            return [first, launch(NAMES.job("tasks"), run_config(NAMES), tags={"demo": "true"})]
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    module = importlib.import_module(standin)
+    with module.demo() as (variables, change), _variables(variables):
+        # full first: the demo's stand-in is seeded afresh each time, a watermark of an earlier demo means nothing to it
+        results = [launch(names.all_job, run_config(names, full=True), tags={"demo": "true"})]
+        if change is not None:
+            change()
+            results.append(launch(names.all_job, run_config(names), tags={"demo": "true"}))
+    return results
 
 
-DEMO_STEPS = [DemoStep("arrivy: sync a small account from the Arrivy stand-in (local HTTP server, offline), "
-                       "then its changed tasks incrementally", _arrivy_demo)]
+def demo_steps() -> list[DemoStep]:
+    """A :class:`DemoStep` for each registered system whose ``api_names`` module names its
+    stand-in (``STANDIN = "ingestion_pipelines.standins.<x>"``, a module with ``demo()``)."""
+    steps = []
+    for m in NAMES_MODULES:
+        mod = importlib.import_module(m)
+        standin = getattr(mod, "STANDIN", None)
+        if standin:
+            n: ApiNames = mod.NAMES
+            steps.append(DemoStep(f"{n.system}: sync a small account from the {n.system} stand-in (local HTTP server, "
+                                  "offline), then its changes incrementally", functools.partial(_demo, n, standin)))
+    return steps
+
+
+DEMO_STEPS = demo_steps()

@@ -367,6 +367,22 @@ def serve(account: Account, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         server.stop()
 
 
+@contextmanager
+def demo(seed: int = 4) -> Iterator[tuple[dict[str, str], Callable[[], None]]]:
+    """``ingest demo``'s Arrivy account (120 tasks, 30 bookings, 12 entities, 4 groups) served on
+    a free loopback port: yields ``(variables, change)`` — ``ARRIVY_API_URL`` / ``ARRIVY_AUTH_KEY``
+    / ``ARRIVY_API_KEY`` for it, and a change of 10 tasks and 3 new ones."""
+    account = Account.seeded(seed=seed, tasks=120, bookings=30, entities=12, groups=4)
+
+    def change() -> None:
+        account.touch("tasks", sorted(account.records["tasks"])[:10])
+        account.create("tasks", 3)
+
+    with serve(account) as server:
+        yield ({"ARRIVY_API_URL": server.url, "ARRIVY_AUTH_KEY": account.auth_key, "ARRIVY_API_KEY": account.api_key},
+               change)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion_pipelines.standins.arrivy --port N``: serve a seeded account."""
     ap = argparse.ArgumentParser(description="A local stand-in of the Arrivy API.")

@@ -12,3 +12,5 @@ run tag ``arrivy/account``, ``sync_state`` source ``arrivy``.
 from ....engine.api.names import ApiNames
 
 NAMES = ApiNames("arrivy", ("tasks", "bookings", "entities", "groups"))
+#: the stand-in ``ingest demo`` syncs from (its ``demo()``)
+STANDIN = "ingestion_pipelines.standins.arrivy"

@@ -134,3 +134,15 @@ def test_the_ingest_commands():
             s.table.c.id.in_(list(acc.records[s.name])))).scalar() for s in STREAMS]
     eng.dispose()
     assert counts == [10, 4, 3, 2]
+
+
+def test_the_demo_step():
+    """``ingest demo``'s Arrivy step: the stand-in's demo account, ``arrivy_all``, then exactly its changes."""
+    from ingestion_pipelines.cli.api_sync import demo_steps
+
+    (step,) = [s for s in demo_steps() if s.label.startswith("arrivy:")]
+    with patched_env({}, unset=("WAREHOUSE_URL", "ARRIVY_API_URL", "ARRIVY_AUTH_KEY", "ARRIVY_API_KEY")):
+        first, second = step.run()
+    assert first.success and second.success
+    tasks = materializations(second)["arrivy/tasks"]
+    assert (tasks["mode"], tasks["inserted"], tasks["updated"]) == ("incremental", 3, 10)
