@@ -38,11 +38,10 @@ from defusedxml import ElementTree as SafeET
 from .client import ApiError
 from .paginators import Paginator, Request, same_origin
 
-__all__ = ["ODataError", "ODataPage", "ODataPaging", "clean_xml", "datetime_literal",
-           "ODataRequest", "decode_page", "follow", "json_ready", "next_url", "parse_atom", "parse_json", "since_filter", "typed"]
+__all__ = ["ODataError", "ODataPage", "ODataPaging", "ODataRequest", "clean_xml", "datetime_literal", "decode",
+           "decode_page", "follow", "json_ready", "next_url", "parse_atom", "parse_json", "since_filter", "typed"]
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-D = "{http://schemas.microsoft.com/ado/2007/08/dataservices}"
 M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 
@@ -275,20 +274,21 @@ def _json_record(r: Any) -> dict[str, Any]:
             if k != "__metadata" and not (isinstance(v, dict) and "__deferred" in v)}
 
 
-def decode_page(response: Any, request: Request) -> tuple[ODataPage, list[dict[str, Any]]]:
-    """The ``Endpoint.decode`` hook: a ``requests`` response -> ``(page, records)``; JSON
-    when the content type says JSON (or the body starts with ``{``), else Atom."""
-    path = urlsplit(request.url).path
-    ctype = (response.headers.get("Content-Type") or "").lower()
-    content = response.content
-    if "json" in ctype or content.lstrip()[:1] == b"{":
+def decode(content: bytes, content_type: str | None, path: str = "") -> ODataPage:
+    """One answer's bytes -> :class:`ODataPage`: JSON when the content type says JSON (or the
+    body starts with ``{``), else Atom. Raises :class:`ODataError`."""
+    if "json" in (content_type or "").lower() or content.lstrip()[:1] == b"{":
         try:
             body = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise ODataError("answer is not JSON", path) from None
-        page = parse_json(body, path)
-    else:
-        page = parse_atom(content, path)
+        return parse_json(body, path)
+    return parse_atom(content, path)
+
+
+def decode_page(response: Any, request: Request) -> tuple[ODataPage, list[dict[str, Any]]]:
+    """The ``Endpoint.decode`` hook: a ``requests`` response -> ``(page, records)`` (:func:`decode`)."""
+    page = decode(response.content, response.headers.get("Content-Type"), urlsplit(request.url).path)
     return page, page.records
 
 
@@ -379,7 +379,7 @@ def follow(fetch: Any, url: str, max_pages: int = 10_000) -> Iterator[ODataPage]
     :class:`~.client.ApiClient` (tests, one-off reads)."""
     for _ in range(max_pages):
         content, ctype = fetch(url)
-        page = parse_json(orjson.loads(content)) if "json" in (ctype or "") else parse_atom(content)
+        page = decode(content, ctype, urlsplit(url).path)
         yield page
         nxt = next_url(page, url)
         if nxt is None:
