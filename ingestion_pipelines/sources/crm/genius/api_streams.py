@@ -20,7 +20,12 @@ another origin is refused by the engine's :class:`NextLink`). Incremental reads 
 its times). DRF pages come in id order, not in ``updated_at`` order (ordering a filtered list by
 ``updated_at`` under offset paging skips records that are updated while a sync pages), so a
 read commits its watermark once it completes (``ordered=False``: the engine's
-``full_watermark``); a killed read leaves the old one and the next run reads it again. The
+``full_watermark``: the largest ``updated_at`` read, never past the read's start); a killed
+read leaves the old one and the next run reads it again. The API's times are naive and its
+clock's zone is not known (read as UTC): where it runs behind UTC the "never past the start"
+bound does not bite, so a record changed behind the reader while a read runs is found again
+only by the lookback — :data:`LOOKBACK` (an hour) covers reads of up to an hour, at the price
+of re-reading the last hour's changes (unchanged: not written). The
 API has no deletions to show (``is_active`` / ``is_inactive`` are attributes, kept as columns):
 a record it serves exists, so its ``_deleted_at`` is cleared.
 """
@@ -42,6 +47,8 @@ from . import schema as s
 #: at its ``max_limit`` and its next links go on from there, so asking more costs nothing. Measured
 #: against the stand-in into PostgreSQL (20,000 prospects): 2,000 records/s at 100 a page, 7,100 at 500.
 PAGE_SIZE = 500
+#: how far an incremental read starts before the watermark (module docstring)
+LOOKBACK = dt.timedelta(hours=1)
 
 #: field type of a warehouse column type (the first match; ``BigInteger`` is an ``Integer``)
 _TYPES = ((sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"), (sa.Time, "time"),
@@ -82,7 +89,7 @@ def _stream(name: str, path: str, table: sa.Table, renames: Mapping[str, str], w
             deps: tuple[str, ...] = ()) -> RestStream:
     return RestStream(
         name, Endpoint(path, params={"limit": PAGE_SIZE}, records="results", paginator=NextLink("next")),
-        table, fields(table, renames), cursor="updated_at", ordered=False, since=updated_since,
+        table, fields(table, renames), cursor="updated_at", ordered=False, since=updated_since, lookback=LOOKBACK,
         deleted=lambda record: False, deps=deps,
         description=f"Genius {what} from the REST API ({path}) into {table.name}, incremental by updated_since; "
                     "the same rows (same ids) the database sync writes, `_source` naming the API.")
