@@ -33,6 +33,7 @@ What it does (knobs are fields of :class:`Company` / :class:`Knobs`, so a test c
   on each later page; ``dirty_every`` writes invalid XML characters (raw control characters
   and ``&#x1F;`` references) into a text value of every n-th record of an Atom feed;
   ``cross_origin_next`` makes next links point to another origin.
+* :func:`demo`: ``ingest demo``'s small company, served, with its variables and a change.
 * Test operations: :meth:`Company.touch` (change records: a new ``lastUpdate``),
   :meth:`Company.deactivate` (``isActive=false``), :meth:`Company.create`; :meth:`Company.expected`
   gives a set's records as a client must land them; :attr:`Company.stats` counts requests.
@@ -55,7 +56,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
@@ -584,6 +585,24 @@ def serve(company: Company, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def demo(seed: int = 4) -> Iterator[tuple[dict[str, str], Callable[[], None]]]:
+    """``ingest demo``'s MarketSharp company (60 contacts and a few dozen records of each
+    other set) served on a free loopback port: yields ``(variables, change)`` —
+    ``MARKETSHARP_BASE_URL`` and the signed-header trio for it, and a change of 8 contacts
+    (2 of them deactivated) and 3 new ones."""
+    company = Company.seeded(seed)
+
+    def change() -> None:
+        ids = sorted(company.records["Contacts"])
+        company.touch("Contacts", ids[:6], source="Referral")
+        company.deactivate("Contacts", ids[6:8])
+        company.create("Contacts", 3)
+
+    with serve(company) as server:
+        yield server.env(signed=True), change
 
 
 def main(argv: list[str] | None = None) -> None:

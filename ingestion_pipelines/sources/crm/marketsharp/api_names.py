@@ -32,6 +32,8 @@ REFERENCE_SETS = {
 SETS = {**INCREMENTAL_SETS, **REFERENCE_SETS}
 
 NAMES = ApiNames("marketsharp", tuple(SETS))
+#: the stand-in whose ``demo()`` ``ingest demo`` syncs (offline)
+STANDIN = "ingestion_pipelines.standins.marketsharp"
 
 
 def table_name(stream: str) -> str:

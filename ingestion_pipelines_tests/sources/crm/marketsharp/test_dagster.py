@@ -114,3 +114,16 @@ def test_the_ingest_commands(served):
         n = c.execute(sa.select(sa.func.count()).select_from(t).where(t.c.id.in_(list(company.records["Contacts"])))).scalar()
     eng.dispose()
     assert n == 5
+
+
+def test_the_demo_step():
+    """``ingest demo``'s MarketSharp step: the stand-in's demo company, ``marketsharp_all``, then exactly its changes."""
+    from ingestion_pipelines.cli.api_sync import demo_steps
+
+    (step,) = [s for s in demo_steps() if s.label.startswith("marketsharp:")]
+    with patched_env({}, unset=("WAREHOUSE_URL", *ALL_VARIABLES)):
+        first, second = step.run()
+    assert first.success and second.success
+    contacts = materializations(second)["marketsharp/contacts"]
+    assert (contacts["mode"], contacts["inserted"], contacts["updated"]) == ("incremental", 3, 8)
+    assert contacts["deleted"] >= 2
