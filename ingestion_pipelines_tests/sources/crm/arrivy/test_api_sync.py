@@ -179,3 +179,33 @@ def test_dry_run_writes_nothing(sqlite_warehouse, served):
     assert stored(sqlite_warehouse, "tasks") == {} and _wm(sqlite_warehouse, "tasks") is None
     r = sync.run("tasks", limit=10)
     assert r.sync.counts["rows_read"] == 10 and _wm(sqlite_warehouse, "tasks") is None  # a limited read commits no watermark
+
+
+def test_the_csv_import_and_the_api_share_arrivy_tasks(pg_warehouse, served, tmp_path):
+    """A task the CSV export loaded, synced again from the API: one row (same id), the API's
+    columns written, the export-only ones (group, template) kept, ``_source`` the API's URL."""
+    from ingestion_pipelines.engine.profile_load import load_csv
+    from ingestion_pipelines.resources.storage import LocalBlobStore
+    from ingestion_pipelines.settings import DATA_DIR
+
+    store = LocalBlobStore(root=str(tmp_path / "storage"))
+    loaded = load_csv(pg_warehouse, store, TASKS, str(DATA_DIR / "crm" / "arrivy" / "tasks.csv"), run_id="csv-run")
+    assert loaded.report.loaded > 0
+    t = arrivy_tasks
+    shared = 5066549580791808
+    with pg_warehouse.engine.connect() as c:
+        n_csv = c.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+        before = c.execute(sa.select(t).where(t.c.id == shared)).mappings().one()
+    acc = Account.seeded(seed=13, tasks=5)
+    api_task = dict(next(iter(acc.records["tasks"].values())), id=shared, title="Gutters estimate - Perez (moved)",
+                    customer_email="eperez@gmail.com")
+    acc.add("tasks", api_task)
+    server = served(acc)
+    r = Syncer(pg_warehouse, resource(server)).run("tasks")
+    assert (r.status, r.sync.counts["inserted"], r.sync.counts["updated"]) == ("succeeded", 5, 1)
+    with pg_warehouse.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(t)).scalar() == n_csv + 5
+        after = c.execute(sa.select(t).where(t.c.id == shared)).mappings().one()
+    assert before["_source"].startswith("file://") and after["_source"] == f"{server.url}/tasks"
+    assert (after["title"], after["email"]) == ("Gutters estimate - Perez (moved)", "eperez@gmail.com")
+    assert (after["group_name"], after["template"]) == (before["group_name"], before["template"]) == ("Atlanta", "In-Home Estimate")
