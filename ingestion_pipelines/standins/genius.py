@@ -487,6 +487,23 @@ def serve(g: Genius, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]
         server.stop()
 
 
+@contextmanager
+def demo(seed: int = 4) -> Iterator[tuple[dict[str, str], Callable[[], None]]]:
+    """``ingest demo``'s Genius account (6 divisions, 20 users, 5 services, 8 marketing sources,
+    150 prospects, 200 appointments) served on a free loopback port: yields ``(variables,
+    change)`` — ``GENIUS_BASE_URL`` / ``GENIUS_API_TOKEN`` for it, and a change of 10 prospects,
+    3 new ones and 5 appointments."""
+    g = Genius.seeded(seed, prospects=150, appointments=200)
+
+    def change() -> None:
+        g.touch("prospects", sorted(g.records["prospects"])[:10])
+        g.create("prospects", 3)
+        g.touch("appointments", sorted(g.records["appointments"])[:5], notes="rescheduled")
+
+    with serve(g) as server:
+        yield {"GENIUS_BASE_URL": server.url, "GENIUS_API_TOKEN": DEFAULT_TOKEN}, change
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m ingestion_pipelines.standins.genius --port N``: serve a seeded account."""
     ap = argparse.ArgumentParser(description="A local stand-in of the Genius CRM REST API.")

@@ -22,3 +22,5 @@ NAMES = ApiNames("genius", ("divisions", "users", "services", "marketing-sources
 
 #: ``sync_state`` / ``sync_history`` source of the API sync (the database sync's is ``genius``)
 SOURCE = NAMES.source
+#: the stand-in ``ingest demo`` syncs from (its ``demo()``)
+STANDIN = "ingestion_pipelines.standins.genius"

@@ -126,3 +126,17 @@ def test_the_ingest_command(served, tmp_path):
     bad = subprocess.run([ingest, "sync-genius-all", "--full", "--since", "2025-01-01"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
+
+
+def test_the_demo_step():
+    """``ingest demo``'s Genius step: the stand-in's demo account, ``genius_api_all``, then exactly its changes."""
+    from ingestion_pipelines.cli.api_sync import demo_steps
+
+    (step,) = [s for s in demo_steps() if s.label.startswith("genius:")]
+    with patched_env({}, unset=("WAREHOUSE_URL", *VARS)):
+        first, second = step.run()
+    assert first.success and second.success
+    mats = materializations(second)
+    p, a = mats["genius/api_prospects"], mats["genius/api_appointments"]
+    assert (p["mode"], p["inserted"], p["updated"], a["updated"]) == ("incremental", 3, 10, 5)
+    assert mats["genius/api_users"]["inserted"] + mats["genius/api_users"]["updated"] == 0
