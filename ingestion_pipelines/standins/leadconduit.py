@@ -32,7 +32,7 @@ What it does (the limits are fields of :class:`Limits`, so a test can lower them
   previous page), ``append``: new leads are submitted just before the page is answered (events
   appended while a sync runs), ``delay_s``.
 * :attr:`Account.stats` counts requests, pages and faults; :meth:`Account.expected_leads` is
-  the lead table a correct sync derives (for tests).
+  the lead table a correct sync derives (for tests); :func:`demo` is ``ingest demo``'s account.
 
 This module imports nothing else of the project.
 """
@@ -49,7 +49,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -418,6 +418,23 @@ def serve(account: Account, host: str = "127.0.0.1", port: int = 0) -> Iterator[
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def demo(seed: int = 4) -> Iterator[tuple[dict[str, str], Callable[[], None]]]:
+    """``ingest demo``'s LeadConduit account (150 leads, about 370 events, 10 retries) served on
+    a free loopback port: yields ``(variables, change)`` — ``ACTIVEPROSPECT_BASE_URL`` /
+    ``ACTIVEPROSPECT_API_KEY`` for it, and a change: 10 new leads and a retry (a new outcome)
+    of 3 earlier ones."""
+    account = Account.seeded(seed=seed, leads=150, retries=10)
+
+    def change() -> None:
+        account.submit_many(10)
+        for lid in account.lead_ids()[:3]:
+            account.retry(lid)
+
+    with serve(account) as server:
+        yield {"ACTIVEPROSPECT_BASE_URL": server.url, "ACTIVEPROSPECT_API_KEY": account.api_key}, change
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,3 +14,5 @@ default), run tag ``leadconduit/account``, ``sync_state`` source ``leadconduit``
 from ....engine.api.names import ApiNames
 
 NAMES = ApiNames("leadconduit", ("events", "leads"))
+#: the stand-in ``ingest demo`` syncs (its ``demo()``)
+STANDIN = "ingestion_pipelines.standins.leadconduit"

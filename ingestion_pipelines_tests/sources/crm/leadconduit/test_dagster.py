@@ -151,3 +151,17 @@ def test_a_csv_lead_updated_by_the_api_lands_once(warehouse, served, tmp_path):
     assert (got["outcome"], got["reason"]) == ("failure", retry["reason"])
     assert got["salesrabbit_rep_id"] == "9488" and got["_source"] == s.client.base_url + "/events"  # CSV-only kept
     assert got["submission_timestamp"] is not None
+
+
+def test_the_demo_step():
+    """``ingest demo``'s LeadConduit step: the stand-in's demo account, ``leadconduit_all``, then
+    exactly its changes (10 new leads, 3 retried)."""
+    from ingestion_pipelines.cli.api_sync import demo_steps
+
+    (step,) = [s for s in demo_steps() if s.label.startswith("leadconduit:")]
+    with patched_env({}, unset=("WAREHOUSE_URL", "ACTIVEPROSPECT_BASE_URL", *KEY_VARS)):
+        first, second = step.run()
+    assert first.success and second.success
+    leads = materializations(second)["leadconduit/leads"]
+    assert (leads["mode"], leads["inserted"], leads["updated"]) == ("incremental", 10, 3)
+    assert materializations(second)["leadconduit/events"]["unchanged"] == 0
