@@ -22,7 +22,7 @@ What it does (every knob is a field of :class:`Limits`, so a test can change it)
   ``default_limit``, at most ``max_limit``), ``offset``; answer ``{count, next, previous,
   results}`` with absolute ``next``/``previous`` URLs (``next_origin`` puts another origin in
   them, for the client's refusal); ``updated_since`` (ISO 8601, inclusive: ``updated_at >=``);
-  ordered by ``id`` (the model's ordering; ``ordering=updated_at`` also works). ``GET
+  ordered by ``id`` (the model's ordering; ``ordering=[-]updated_at`` / ``-id`` also work). ``GET
   <path><id>/`` returns one record (404 ``{"detail": "Not found."}``).
 * Auth: ``Authorization: Bearer <t>`` (or DRF's ``Token <t>``) with a static API token
   (:attr:`Genius.api_tokens`, never expires) or an access token from ``POST /api/token/``
@@ -120,7 +120,8 @@ class Genius:
     users: dict[str, str] = field(default_factory=lambda: {DEFAULT_USERNAME: DEFAULT_PASSWORD})
     records: dict[str, dict[int, dict]] = field(default_factory=lambda: {s: {} for s in PATHS})
     faults: list[Fault] = field(default_factory=list)
-    #: called as ``hook(genius, stream, offset)`` after each list page is served (outside the lock)
+    #: called as ``hook(genius, stream, offset)`` once each list page is built, before it is sent
+    #: (outside the lock; a hook that sleeps holds the server's event loop: a slow page)
     on_page: list[Callable[["Genius", str, int], None]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     _access: dict[str, float] = field(default_factory=dict)
@@ -365,9 +366,10 @@ def _selected(g: Genius, stream: str, request: Request) -> list[int]:
             since = since.astimezone(dt.timezone.utc).replace(tzinfo=None)
     recs = g.records[stream]
     ids = [i for i in sorted(recs) if since is None or recs[i]["updated_at"] >= since]
-    if request.query_params.get("ordering", "id").lstrip("-") == "updated_at":
+    ordering = request.query_params.get("ordering", "id")
+    if ordering.lstrip("-") == "updated_at":
         ids.sort(key=lambda i: (recs[i]["updated_at"], i))
-    return ids
+    return ids[::-1] if ordering.startswith("-") else ids
 
 
 def list_page(g: Genius, stream: str, request: Request) -> tuple[Response, int]:
