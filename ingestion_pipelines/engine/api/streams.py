@@ -29,7 +29,9 @@ warehouse under DESIGN.md §10's sync rules:
 
 A field's record paths are its ``aliases`` (dotted: ``customer_exact_location.lat``; the first
 non-blank wins), or its ``name`` when it has none; ``""`` is the whole record (for a
-``parse=`` that reads several keys).
+``parse=`` that reads several keys). :func:`stream_table` derives a table from the fields
+(their columns, ``raw``, the audit columns, ``_deleted_at``); :class:`SyncOptions` and
+:class:`StreamResult` are shared with the HubSpot sync.
 """
 
 from __future__ import annotations
