@@ -7,9 +7,10 @@ Genius table's columns under the API's names (SEED_SYSTEM.md §3): a foreign key
 the object (``division`` -> ``division_id``, ``add_user`` -> ``add_user_id``), a nested lookup by
 its ``id`` (``group.id`` -> ``group_id``), a marketing source's ``name`` is its ``label``; every
 other column has the API field of its own name. :func:`fields` derives each stream's typed
-fields from its table's columns (integer ids stay integers; ``DATETIME`` -> a timestamp as the
-source wrote it, ``DATE``, ``TIME``, booleans), so a record the API serves lands with the same
-key and the same typed values as the row the database sync reads. ``raw`` keeps the record as
+fields from its table's columns (integer ids stay integers; text as sent, ``""`` kept;
+``DATETIME`` the naive time as sent, or the UTC wall time of one with an offset; ``DATE``,
+``TIME``, booleans), so a record the API serves lands with the same key and the same typed
+values as the row the database sync reads. ``raw`` keeps the record as
 the API sent it; ``_source`` is the endpoint's URL (the database sync's is ``mysql://...``), so
 ``_source`` tells which method wrote a row last, and the database sync's full scan never marks
 an API-written row deleted.
@@ -37,6 +38,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 
+from ....engine import validate as v
 from ....engine.api import Endpoint, NextLink
 from ....engine.api.streams import RestStream
 from ....engine.profiles import Field
@@ -62,10 +64,20 @@ def text_as_sent(value: Any, name: str) -> str | None:
     return value if value is None or isinstance(value, str) else str(value)
 
 
+def utc_wall_time(value: Any, name: str) -> dt.datetime | None:
+    """A ``DATETIME`` column's value: a naive time as sent (``USE_TZ=False``: the wall time the
+    database holds); a time with an offset (``USE_TZ=True``: the database holds UTC) as its UTC
+    wall time — in both cases what the database sync reads. Raises
+    :class:`~ingestion_pipelines.engine.validate.FieldError` (a cell warning) for a non-time."""
+    t = v.timestamp(value, name, dt.timezone.utc)
+    return None if t is None else t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 def fields(table: sa.Table, renames: Mapping[str, str] | None = None) -> tuple[Field, ...]:
     """Typed fields of ``table``'s data columns (bookkeeping columns left out), each read from
     the record path ``renames[column]`` or the column's own name; text as sent
-    (:func:`text_as_sent`). Raises ``KeyError`` for a rename of a column the table lacks."""
+    (:func:`text_as_sent`), datetimes as :func:`utc_wall_time`. Raises ``KeyError`` for a
+    rename of a column the table lacks."""
     renames = dict(renames or {})
     for c in renames:
         table.c[c]  # noqa: B018 - a misspelt column fails at import
@@ -76,8 +88,11 @@ def fields(table: sa.Table, renames: Mapping[str, str] | None = None) -> tuple[F
         kind = next((k for t, k in _TYPES if isinstance(col.type, t)), "text")
         path = renames.get(col.name)
         out.append(Field(col.name, kind, required=col.name == "id", aliases=(path,) if path else (),
-                         parse=text_as_sent if kind == "text" else None))
+                         parse=_PARSE.get(kind)))
     return tuple(out)
+
+
+_PARSE = {"text": text_as_sent, "datetime": utc_wall_time}
 
 
 def updated_since(start: dt.datetime) -> dict[str, str]:

@@ -179,3 +179,18 @@ def test_the_api_and_the_database_give_the_same_typed_rows(pg_warehouse, served,
         t = BY_NAME[stream].table
         with wh.engine.connect() as c:
             assert c.execute(sa.select(sa.func.count(sa.distinct(t.c._source)))).scalar() == 1
+
+
+def test_times_with_an_offset_land_in_utc(sqlite_warehouse, served):
+    """A Django with ``USE_TZ=True`` sends offsets; its MySQL holds UTC, so the API's time lands
+    as that UTC wall time (what the database sync reads); naive times as sent."""
+    g = Genius.seeded(6, prospects=3)
+    g.records["prospects"][1]["add_date"] = "2025-06-01T08:00:00-04:00"
+    g.records["prospects"][2]["add_date"] = "2025-06-01T12:00:00Z"
+    s = Syncer(sqlite_warehouse, resource(served(g)))
+    assert s.run("prospects").status == "succeeded"
+    t = genius_prospects
+    with sqlite_warehouse.engine.connect() as c:
+        got = dict(c.execute(sa.select(t.c.id, t.c.add_date)).all())
+    assert str(got[1]) == str(got[2]) == "2025-06-01 12:00:00"
+    assert str(got[3]) == str(g.records["prospects"][3]["add_date"])
