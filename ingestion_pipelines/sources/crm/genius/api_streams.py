@@ -17,13 +17,12 @@ an API-written row deleted.
 
 Paging is Django REST framework's (``limit``, absolute ``next`` URL until null; a next link to
 another origin is refused by the engine's :class:`NextLink`). Incremental reads ask for
-``updated_since`` = the watermark minus the lookback, as a naive ISO time (the API's own form of
-its times). DRF pages come in id order, not in ``updated_at`` order (ordering a filtered list by
+``updated_since`` = the watermark minus the lookback (:func:`updated_since`). DRF pages come in id order, not in ``updated_at`` order (ordering a filtered list by
 ``updated_at`` under offset paging skips records that are updated while a sync pages), so a
 read commits its watermark once it completes (``ordered=False``: the engine's
 ``full_watermark``: the largest ``updated_at`` read, never past the read's start); a killed
-read leaves the old one and the next run reads it again. The API's times are naive and its
-clock's zone is not known (read as UTC): where it runs behind UTC the "never past the start"
+read leaves the old one and the next run reads it again. Naive API times are read as UTC
+(their zone is not known): where the API's clock runs behind UTC the "never past the start"
 bound does not bite, so a record changed behind the reader while a read runs is found again
 only by the lookback — :data:`LOOKBACK` (an hour) covers reads of up to an hour, at the price
 of re-reading the last hour's changes (unchanged: not written). The
@@ -96,8 +95,10 @@ _PARSE = {"text": text_as_sent, "datetime": utc_wall_time}
 
 
 def updated_since(start: dt.datetime) -> dict[str, str]:
-    """``{"updated_since": "2025-06-01T11:50:00"}``: ``start`` (aware) as the API's naive UTC time."""
-    return {"updated_since": start.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()}
+    """``{"updated_since": "2025-06-01T11:50:00+00:00"}``: ``start`` (aware) in UTC with its offset
+    spelled out, as the seed sent it (the ISO form of an aware Django datetime): a server whose
+    times carry offsets reads the instant; a naive one is read as UTC (crm/SEED_SYSTEM.md §3)."""
+    return {"updated_since": start.astimezone(dt.timezone.utc).isoformat()}
 
 
 def _stream(name: str, path: str, table: sa.Table, renames: Mapping[str, str], what: str,

@@ -12,7 +12,7 @@ from ingestion_pipelines.engine.sql_sync import SyncOptions as DbOptions
 from ingestion_pipelines.engine.sql_sync import sync_stream as db_sync
 from ingestion_pipelines.engine.sync_state import history, read_watermark
 from ingestion_pipelines.sources.crm.genius.api_names import SOURCE
-from ingestion_pipelines.sources.crm.genius.api_streams import BY_NAME
+from ingestion_pipelines.sources.crm.genius.api_streams import BY_NAME, updated_since
 from ingestion_pipelines.sources.crm.genius.db_streams import BY_TABLE
 from ingestion_pipelines.sources.crm.genius.db_streams import SOURCE as DB_SOURCE
 from ingestion_pipelines.sources.crm.genius.sample_db import fill
@@ -130,6 +130,8 @@ def test_since_dry_run_and_limit(sqlite_warehouse, served):
     since = s.run("prospects", since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5))
     assert since.sync.mode == "incremental" and since.sync.counts["rows_read"] == 2
     assert BY_NAME["prospects"].endpoint.params["limit"] == 500  # capped by the API's max_limit (10 here)
+    edt = dt.timezone(dt.timedelta(hours=-4))
+    assert updated_since(dt.datetime(2025, 6, 1, 8, 0, tzinfo=edt)) == {"updated_since": "2025-06-01T12:00:00+00:00"}
 
 
 def _as_api_record(stream: str, row: dict) -> dict:
