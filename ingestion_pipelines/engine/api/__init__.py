@@ -19,14 +19,41 @@
 * :mod:`.odata` — the OData reader (Atom / V2 / V4 JSON) for :attr:`Endpoint.decode`.
 """
 
-from .auth import ApiKeyHeader, Auth, AuthRefused, BearerToken, HttpBasic, OAuth2Refresh, SignedHeader, TokenExchange
-from .budget import RateBudget
-from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, default_retry, prefetch
-from .incremental import Plan, StreamWriter, Windows, full_watermark, plan
-from .paginators import (AfterId, AtomNext, JsonCursor, NextLink, Offset, PageNumber, Paginator, Request, dig,
-                         same_origin)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["AfterId", "ApiClient", "ApiError", "ApiKeyHeader", "AtomNext", "Auth", "AuthRefused", "BearerToken",
-           "Endpoint", "HttpBasic", "JsonCursor", "NextLink", "OAuth2Refresh", "Offset", "Page", "PageNumber",
-           "Paginator", "Plan", "QuotaExhausted", "RateBudget", "Request", "SignedHeader", "StreamWriter", "TokenExchange",
-           "Windows", "default_retry", "dig", "full_watermark", "plan", "prefetch", "same_origin"]
+#: name -> the submodule defining it. Loaded on first use (PEP 562), so that importing a light
+#: submodule (``names``: read by the ``ingest`` command line) pays for nothing else here.
+_EXPORTS = {
+    **dict.fromkeys(("ApiKeyHeader", "Auth", "AuthRefused", "BearerToken", "HttpBasic", "OAuth2Refresh", "SignedHeader",
+                     "TokenExchange"), "auth"),
+    "RateBudget": "budget",
+    **dict.fromkeys(("ApiClient", "ApiError", "Endpoint", "Page", "QuotaExhausted", "default_retry", "prefetch"), "client"),
+    **dict.fromkeys(("Plan", "StreamWriter", "Windows", "full_watermark", "plan"), "incremental"),
+    **dict.fromkeys(("AfterId", "AtomNext", "JsonCursor", "NextLink", "Offset", "PageNumber", "Paginator", "Request", "dig",
+                     "same_origin"), "paginators"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from .auth import ApiKeyHeader, Auth, AuthRefused, BearerToken, HttpBasic, OAuth2Refresh, SignedHeader, TokenExchange
+    from .budget import RateBudget
+    from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, default_retry, prefetch
+    from .incremental import Plan, StreamWriter, Windows, full_watermark, plan
+    from .paginators import (AfterId, AtomNext, JsonCursor, NextLink, Offset, PageNumber, Paginator, Request, dig,
+                             same_origin)
