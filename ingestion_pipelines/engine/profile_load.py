@@ -284,6 +284,8 @@ def _copy_column(vals: list[Any], kind: str) -> list[str]:
         return [null if x is None else str(x) for x in vals]
     if kind == "raw":
         return _copy_raw(vals)
+    if kind == "raw_json":
+        return _copy_json_texts(vals)
     return [copy_value(x) for x in vals]
 
 
@@ -293,9 +295,17 @@ def _copy_raw(vals: list[Any]) -> list[str]:
     COPY: :func:`~.copytext.copy_escape` runs only on the rows that have one, found by one
     search of the whole column)."""
     dumps = orjson.dumps
-    texts = [COPY_NULL if x is None else dumps(x).decode() for x in vals]
+    return _copy_json_texts([None if x is None else dumps(x).decode() for x in vals])
+
+
+def _copy_json_texts(texts: list[str | None]) -> list[str]:
+    """JSON texts (``None``: NULL) as COPY text: JSON escapes every control character, so
+    only a backslash needs escaping for COPY (:func:`~.copytext.copy_escape` runs only on
+    the texts that have one, found by one search of the whole column)."""
+    if None in texts:
+        texts = [COPY_NULL if t is None else t for t in texts]
     if "\\" in "".join(texts):
-        return [COPY_NULL if x is None else copy_escape(t) for x, t in zip(vals, texts)]
+        return [t if t is COPY_NULL else copy_escape(t) for t in texts]
     return texts
 
 
@@ -410,7 +420,7 @@ class _Load:
         if not batch:
             return
         res = self.res
-        got = self.conv.convert_batch(batch)
+        got = self.conv.convert_batch(batch, raw_json=self.pg)
         for row, cells, err in got.failed:
             self._failed(row, cells, str(err))
         for row, reason in got.skipped:

@@ -56,7 +56,8 @@ from .outcomes import CellWarning
 from .schema import JSON_TYPE, record_columns
 
 __all__ = ["ConvertedBatch", "CsvProfile", "Field", "FIELD_TYPES", "HeaderMap", "JSON_TYPE", "MissingColumnsError",
-           "RowConverter", "compact_header", "csv_metadata", "map_headers", "normalize_header", "raw_column"]
+           "RowConverter", "compact_header", "csv_metadata", "map_headers", "normalize_header", "raw_column",
+           "raw_json_column"]
 
 #: The field types (see the module docstring).
 FIELD_TYPES = ("text", "integer", "decimal", "money", "boolean", "date", "datetime", "time", "phone",
@@ -537,16 +538,16 @@ def _memo_column(fn: Callable[[Any, str], Any]) -> Callable[[list[Any], str], Co
 
 def _text_column(max_len: int | None) -> Callable[[list[Any], str], ColumnOut]:
     """:func:`~.validate.text` over a column: when every cell is a ``str`` and none holds a
-    control character (one regex over the whole column), the answer is each cell stripped
+    control character (``str.isprintable``, else one regex, over the whole column), the answer is each cell stripped
     (``None`` when empty); otherwise cell by cell."""
     slow = _each(functools.partial(v.text, max_len=max_len))
 
     def read(col: list[Any], name: str) -> ColumnOut:
         try:
-            joined = "\n".join(col)
+            joined = "".join(col)
         except TypeError:  # a non-str cell (XLSX numbers, None)
             return slow(col, name)
-        if v._CONTROL.search(joined):
+        if not joined.isprintable() and v._CONTROL.search(joined):  # isprintable: no control character
             return slow(col, name)
         out = list(map(str.strip, col))
         if "" in out:
@@ -707,11 +708,15 @@ class RowConverter:
         read.with_cells = True  # type: ignore[attr-defined]
         return read
 
-    def convert_batch(self, rows: Sequence[tuple[int, Sequence[Any], dict[str, Any] | None]]) -> "ConvertedBatch":
+    def convert_batch(self, rows: Sequence[tuple[int, Sequence[Any], dict[str, Any] | None]],
+                      raw_json: bool = False) -> "ConvertedBatch":
         """Convert ``rows`` — ``(row number, cells, raw dict or None)`` each, cells in header
-        order (at least one per header) — into a :class:`ConvertedBatch`."""
+        order (at least one per header) — into a :class:`ConvertedBatch`. ``raw_json``: the
+        ``raw`` column holds each row's record as JSON text (``orjson.dumps`` of the dict,
+        kind ``"raw_json"``; :func:`raw_json_column`) instead of the dict."""
+        kinds = self.kinds if not (raw_json and self.with_raw) else [*self.kinds[:-1], "raw_json"]
         if not rows:
-            return ConvertedBatch(self.columns, self.kinds, [], [[] for _ in self.columns], [], [], [])
+            return ConvertedBatch(self.columns, kinds, [], [[] for _ in self.columns], [], [], [])
         cellrows = [r[1] for r in rows]
         by_position = list(zip(*cellrows))
         columns: list[list[Any]] = []
@@ -731,7 +736,9 @@ class RowConverter:
                     if x is None and i not in failed_here:
                         errors.setdefault(i, []).append(v.FieldError(name, "is required"))
             columns.append(vals)
-        if self.with_raw:
+        if self.with_raw and raw_json:
+            columns.append(raw_json_column(self.headers, rows, by_position))
+        elif self.with_raw:
             headers = self.headers
             columns.append([r[2] if r[2] is not None else dict(zip(headers, r[1])) for r in rows])
         for j in self.naive:  # a column without time zone keeps the wall time as written
@@ -745,7 +752,7 @@ class RowConverter:
             columns = [_pick(col, keep) for col in columns]
         warnings = [CellWarning(rows[i][0], name, value, msg) for i, name, value, msg in
                     sorted(warned, key=lambda w: w[0]) if i not in errors]
-        return ConvertedBatch(self.columns, self.kinds, [rows[i][0] for i in keep], columns,
+        return ConvertedBatch(self.columns, kinds, [rows[i][0] for i in keep], columns,
                               [cellrows[i] for i in keep], failed, warnings,
                               [(rows[i][0], reason) for i, reason in skipped])
 
@@ -773,6 +780,62 @@ class RowConverter:
     def raw(self, cells: Sequence[Any]) -> dict[str, Any]:
         """``{header: cell}`` of a row as written (every header, mapped or not)."""
         return dict(zip(self.headers, cells))
+
+
+#: The characters a JSON string escapes (``orjson``: ``"``, ``\\`` and C0 controls) and
+#: surrogates (``orjson`` refuses them): a cell without any is its own JSON string body.
+_JSON_SPECIAL = re.compile(r'[\x00-\x1f"\\\ud800-\udfff]')
+
+
+def _json_plain(s: str) -> bool:
+    """True when ``s`` holds no character of :data:`_JSON_SPECIAL` (``str.isprintable`` and
+    two ``in`` scans in C; the regex only when something is not printable)."""
+    if '"' in s or "\\" in s:
+        return False
+    return s.isprintable() or not _JSON_SPECIAL.search(s)
+
+
+@functools.lru_cache(maxsize=64)
+def _json_template(headers: tuple[str, ...]) -> str:
+    """``{"h1":"%s","h2":"%s",...}`` for ``%`` formatting with a row's cells (headers as
+    ``orjson`` writes them)."""
+    import orjson
+
+    return "{" + ",".join(orjson.dumps(h).decode().replace("%", "%%") + ':"%s"' for h in headers) + "}"
+
+
+def raw_json_column(headers: Sequence[str], rows: Sequence[tuple[int, Sequence[Any], Any]],
+                    by_position: Sequence[Sequence[Any]] = ()) -> list[str]:
+    """Each row's raw record as JSON text: ``orjson.dumps(raw)`` when the row brings a raw
+    dict, else ``orjson.dumps(dict(zip(headers, cells)))`` — the same text, made by one
+    ``%`` format of the row's cells where every cell of the batch is a ``str`` needing no
+    JSON escape (one regex search per column, ``by_position``: the batch's cells column by
+    column, as ``zip(*cells)``) and the headers are distinct (a repeated header keeps its
+    last cell in the dict); the other rows through ``orjson``."""
+    import orjson
+
+    dumps, n = orjson.dumps, len(headers)
+    if len(set(headers)) < n or len(by_position) < n or any(r[2] is not None for r in rows):
+        return [dumps(r[2] if r[2] is not None else dict(zip(headers, r[1]))).decode() for r in rows]
+    special = _JSON_SPECIAL.search
+    try:
+        plain = all(_json_plain("".join(col)) for col in by_position[:n])
+    except TypeError:  # a cell that is not a str (XLSX numbers, None)
+        plain = False
+    template = _json_template(tuple(headers))
+    if plain:
+        if all(len(r[1]) == n for r in rows):
+            return [template % tuple(r[1]) for r in rows]
+        return [template % tuple(r[1][:n]) for r in rows]
+    out = []
+    for r in rows:
+        cells = r[1]
+        try:
+            ok = len(cells) >= n and not special("".join(cells[:n]))
+        except TypeError:
+            ok = False
+        out.append(template % tuple(cells[:n]) if ok else dumps(dict(zip(headers, cells))).decode())
+    return out
 
 
 @dataclass

@@ -312,3 +312,42 @@ def test_timestamp_fast_path_agrees_with_the_full_reader():
     for s in ["06/23/2025  2:30 PM", " 06/23/2025", "06/23/25 2:30 PM", "45123", "06/23/2025 13:00 PM", "2/30/2025"]:
         assert fast(s) is None, s  # left to the full reader
     assert answered > 60
+
+
+def test_raw_json_column_is_orjson_of_the_raw_dict():
+    """profiles.raw_json_column (the PostgreSQL path's raw, made by one % format per row where
+    no cell needs a JSON escape) gives exactly orjson.dumps of {header: cell}, on random rows
+    with quotes, backslashes, controls, tabs, newlines, non-ASCII, '%', ragged and non-str
+    cells, repeated headers and raw dicts given by the caller."""
+    import random
+
+    import orjson
+
+    from ingestion_pipelines.engine.profiles import raw_json_column
+
+    rng = random.Random(12)
+    alphabet = ["a", "Z", "0", " ", "%", "%s", "é", "Zoë", "\u2028", "\U0001F600", '"', "\\", "\t", "\n", "\r",
+                "\x00", "\x1f", "\x7f", "\x85", "\xa0", "'", ",", "{", "}"]
+
+    def cell(special: bool) -> str:
+        pool = alphabet if special else alphabet[:10]
+        return "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
+
+    for trial in range(300):
+        special = trial % 3 == 0
+        headers = [cell(special) or f"h{i}" for i in range(rng.randint(1, 6))]
+        if trial % 7 == 0:
+            headers.append(headers[0])  # a repeated header: the dict keeps its last cell
+        n = len(headers)
+        rows = []
+        for line in range(rng.randint(1, 8)):
+            cells: list = [cell(special and rng.random() < 0.3) for _ in range(n)]
+            if trial % 5 == 0 and line == 0:
+                cells += ["", ""]  # a ragged row's extra blank cells
+            if trial % 11 == 0 and line == 1:
+                cells[0] = 12.5  # an XLSX number
+            raw = {"given": cell(True)} if trial % 13 == 0 and line == 0 else None
+            rows.append((line + 2, cells, raw))
+        by_position = list(zip(*[r[1] for r in rows]))
+        want = [orjson.dumps(r[2] if r[2] is not None else dict(zip(headers, r[1]))).decode() for r in rows]
+        assert raw_json_column(headers, rows, by_position) == want, (headers, rows)
