@@ -19,8 +19,10 @@ One object stream per run step (:func:`sync_object`):
    window that yields fewer distinct records than its ``total`` (records moved out of it
    while it was paged, shifting the offsets) is read once more.
 4. **Archived**: the ``archived=true`` listing; each record lands with ``_deleted_at`` =
-   its ``archivedAt``. **Merges**: the ids in a record's ``hs_merged_object_ids`` are marked
-   ``_deleted_at`` with ``merged_into`` = the record.
+   its ``archivedAt``. **Privacy deletions** (GDPR, known from the webhook only): a row that
+   :mod:`.webhook_privacy` made a tombstone is never written again, whichever listing shows
+   the id (:func:`~.webhook_privacy.withhold_erased`). **Merges**: the ids in a record's
+   ``hs_merged_object_ids`` are marked ``_deleted_at`` with ``merged_into`` = the record.
 
 Associations (:func:`sync_associations`): the v4 batch read for every live record of the
 ``from`` table, 1,000 inputs per request, each input's own pages followed. A pair missing
@@ -59,6 +61,7 @@ from .api_streams import (
     SEARCH_CAP, SEARCH_PAGE, URL_LIMIT, AssociationStream, ObjectStream,
 )
 from .schema import TABLES, hubspot_associations
+from .webhook_privacy import withhold_erased
 
 SOURCE = "hubspot"
 DEFAULT_BASE_URL = "https://api.hubapi.com"
@@ -449,7 +452,8 @@ def _write_page(writer: StreamWriter, spec: ObjectStream, records: list[dict], l
         last = records[-1]
         last_t = parse_time((last.get("properties") or {}).get(spec.lastmodified))
         wm = Watermark.of(last_t, last["id"]) if last_t else None
-    writer.write(rows, wm, failed=failed)
+    kept, withheld = withhold_erased(writer.engine, spec.name, rows)
+    writer.write(kept, wm, failed=failed, read=len(kept) + withheld + len(failed))
     return line, max_seen
 
 
@@ -479,7 +483,8 @@ def _sync_archived(writer: StreamWriter, client: ApiClient, spec: ObjectStream, 
             row = to_row(spec, r, line, warnings)
             row.values.pop("raw")  # keep the full record read while it was live
             rows.append(row)
-        writer.write(rows, None, deleted_by="_deleted_at")
+        kept, withheld = withhold_erased(writer.engine, spec.name, rows)
+        writer.write(kept, None, read=len(kept) + withheld, deleted_by="_deleted_at")
         if opts.should_stop():
             break
     return writer.deleted - before

@@ -6,7 +6,8 @@ and out of order), so the run reads the object's current state and lands that. P
 
 1. the events are grouped by object and put in ``occurredAt`` order (ties by ``eventId``);
    the object's latest event decides what a missing object means: a deletion
-   (``deletion`` / ``privacyDeletion``), a merge, or nothing known;
+   (``deletion``), a merge, or nothing known; a ``privacyDeletion`` anywhere among them
+   erases the object whatever came after (:mod:`.webhook_privacy`);
 2. the objects are read with ``POST /crm/v3/objects/{type}/batch/read``, at most 100 ids per
    request, through the portal's rate budget (the sync's :class:`~.api_sync.HubspotResource`
    client), every property of the stream (:func:`~.api_sync.property_names`);
@@ -15,10 +16,17 @@ and out of order), so the run reads the object's current state and lands that. P
    stream ``webhooks/<stream>``); a later restore therefore wins over an earlier deletion;
 4. nothing is deleted, only marked ``_deleted_at``, and only on positive evidence: a missing
    object whose latest event is a deletion is read again with ``archived=true`` (found: it
-   lands with its ``archivedAt``; not found, a privacy deletion purged it: marked at the
-   event's ``occurredAt``); a merge's ``mergedObjectIds`` (and the winner's
+   lands with its ``archivedAt``; not found, it was purged: marked at the event's
+   ``occurredAt``, and erased as step 5 says when its ``privacyDeletion`` comes); a merge's ``mergedObjectIds`` (and the winner's
    ``hs_merged_object_ids``) are marked with ``merged_into`` = the winner;
-5. each event is marked ``applied`` (with ``applied_at``) or ``failed`` with its error, chunk
+5. a privacy deletion (GDPR) is not read at all (HubSpot has purged the record): its row
+   becomes a tombstone (every property column NULL, ``raw`` = ``{"id", "privacy_deleted":
+   true}``, ``_deleted_at`` set; inserted if it never landed) and the object's events in
+   ``webhook_events`` lose ``property_value`` and all but the ids of their ``raw``; an
+   object whose row is a tombstone already is treated alike (a late redelivery). GDPR
+   (Art. 17) asks for the personal data to be gone, DESIGN.md §10 for the row to stay: the
+   tombstone is both, and the syncs never write over it (``webhook_privacy.withhold_erased``);
+6. each event is marked ``applied`` (with ``applied_at``) or ``failed`` with its error, chunk
    by chunk. A missing object with no deletion or merge to explain it is *failed* ("not found"
    is not evidence, DESIGN.md §10), as is every object of a chunk whose request failed after
    its retries: both are retried by the next run (up to
@@ -39,9 +47,10 @@ import sqlalchemy as sa
 
 from ....engine.api import ApiClient, ApiError, AuthRefused, Endpoint, QuotaExhausted, StreamWriter
 from ....engine.load import TableLoad
-from ....engine.outcomes import CellWarning
+from ....engine.outcomes import CellWarning, Outcome
 from ....engine.sync_state import StreamSync, ensure_tables
 from . import webhook_events as ev
+from . import webhook_privacy as privacy
 from .api_streams import OBJECTS, ObjectStream
 from .api_sync import SOURCE, HubspotResource, merged_losers, property_names, to_row
 from .schema import TABLES
@@ -56,7 +65,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 class ApplyReport:
     """What one run did: ``covered`` events, ``applied``, ``failed`` (with ``errors``: distinct
     texts, first 10), ``lags_s`` (``occurredAt`` -> landed, seconds, per applied event with a
-    time), ``streams``: per stream its ``sync_history`` counts and id, ``requests`` sent."""
+    time), ``streams``: per stream its ``sync_history`` counts and id (``StreamSync.metadata``),
+    ``status``, ``events`` covered and ``erased`` objects; ``scrubbed``: events whose personal
+    values were cleared; ``requests`` sent."""
 
     covered: int = 0
     applied: int = 0
@@ -65,6 +76,8 @@ class ApplyReport:
     lags_s: list[float] = field(default_factory=list)
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: int = 0
+    scrubbed: int = 0
+    erased: dict[str, int] = field(default_factory=dict)
     occurred: dict[int, dt.datetime | None] = field(default_factory=dict, repr=False)
 
     def lag(self) -> dict[str, float]:
@@ -78,11 +91,13 @@ class ApplyReport:
 
 @dataclass
 class _Object:
-    """One object's events, in ``occurredAt`` order, and what its latest event says."""
+    """One object's events, in ``occurredAt`` order, what its latest event says, and when a
+    privacy deletion among them happened (``erase_at``; None: none)."""
 
     events: list[sa.Row]
     kind: str
     at: dt.datetime | None
+    erase_at: dt.datetime | None = None
 
 
 def apply_events(engine: sa.Engine, res: HubspotResource, client: ApiClient, events: Sequence[sa.Row],
@@ -118,7 +133,8 @@ def _plan(events: Sequence[sa.Row]) -> tuple[dict[int, _Object], dict[int, tuple
         evs.sort(key=lambda e: (_at(e) or _EPOCH, e.event_id))
         decisive = [e for e in evs if _kind(e) != "association"]
         last = decisive[-1] if decisive else evs[-1]
-        plans[oid] = _Object(evs, _kind(last), _at(last))
+        erasures = [e for e in evs if e.subscription_type.partition(".")[2] == "privacyDeletion"]
+        plans[oid] = _Object(evs, _kind(last), _at(last), (_at(erasures[0]) or _now()) if erasures else None)
     return plans, merged
 
 
@@ -147,7 +163,7 @@ def _apply_stream(engine: sa.Engine, res: HubspotResource, client: ApiClient, sp
             props = property_names(client, spec)
             for i in range(0, len(to_read), BATCH_MAX):
                 chunk = to_read[i:i + BATCH_MAX]
-                outcome = _apply_chunk(writer, client, spec, props, chunk, plans, merged)
+                outcome = _apply_chunk(writer, client, spec, props, chunk, plans, merged, report)
                 _record(engine, [e.event_id for oid in chunk for e in plans[oid].events], outcome, run_id, report,
                         plans)
                 done = i + len(chunk)
@@ -164,21 +180,28 @@ def _apply_stream(engine: sa.Engine, res: HubspotResource, client: ApiClient, sp
             raise
     sync.finish(engine, status, error=error or None,
                 details={"events": len(events), "objects": len(to_read), "warnings": writer.report.warnings_total})
-    report.streams[spec.name] = {**sync.counts, "status": status, "sync_history_id": sync.history_id or -1}
+    report.streams[spec.name] = {**sync.metadata(), "status": status, "events": len(events),
+                                 "erased": report.erased.get(spec.name, 0)}
 
 
 def _apply_chunk(writer: StreamWriter, client: ApiClient, spec: ObjectStream, props: list[str], chunk: list[int],
-                 plans: dict[int, _Object], merged: dict[int, tuple[int, dt.datetime | None]]) -> dict[int, str | None]:
-    """Read and land one chunk of objects (module docstring, steps 2-4); returns ``{object id:
+                 plans: dict[int, _Object], merged: dict[int, tuple[int, dt.datetime | None]],
+                 report: ApplyReport) -> dict[int, str | None]:
+    """Read and land one chunk of objects (module docstring, steps 2-5); returns ``{object id:
     error or None}``. API errors propagate."""
-    found = batch_read(client, spec, chunk, props)
+    with writer.engine.connect() as c:
+        tombs = privacy.erased_ids(c, spec.name, chunk)
+    erase = {oid: plans[oid].erase_at or _now() for oid in chunk if plans[oid].erase_at or oid in tombs}
+    _erase(writer, spec, erase, report)
+    ids = [oid for oid in chunk if oid not in erase]
+    found = batch_read(client, spec, ids, props) if ids else {}
     _write(writer, spec, list(found.values()))
     losers = {loser: (w, merged.get(loser, (w, None))[1]) for loser, w in merged_losers(found.values()).items()}
     in_chunk = set(chunk)
     losers.update({loser: wa for loser, wa in merged.items() if wa[0] in in_chunk})  # the event is the evidence
-    for (winner, at), ids in _grouped(losers).items():
-        writer.mark({"_deleted_at": at or _now(), "merged_into": winner}, keys=ids)
-    missing = [oid for oid in chunk if oid not in found]
+    for (winner, at), losing in _grouped(losers).items():
+        writer.mark({"_deleted_at": at or _now(), "merged_into": winner}, keys=losing)
+    missing = [oid for oid in ids if oid not in found]
     deleted = [oid for oid in missing if plans[oid].kind == "deleted" and oid not in merged]
     if deleted:
         archived = batch_read(client, spec, deleted, props, archived=True)
@@ -186,13 +209,29 @@ def _apply_chunk(writer: StreamWriter, client: ApiClient, spec: ObjectStream, pr
         purged: dict[tuple[dt.datetime | None], list[int]] = {}
         for oid in (o for o in deleted if o not in archived):
             purged.setdefault((plans[oid].at,), []).append(oid)
-        for (at,), ids in purged.items():
-            writer.mark({"_deleted_at": at or _now()}, keys=ids)
+        for (at,), gone in purged.items():
+            writer.mark({"_deleted_at": at or _now()}, keys=gone)
     unexplained = [oid for oid in missing if oid not in merged and oid not in deleted]
     marked = _already_deleted(writer, spec, unexplained)
     return {oid: (None if oid not in unexplained or oid in marked else
                   "not found at the API, and no deletion or merge event explains it: retried next run")
             for oid in chunk}
+
+
+def _erase(writer: StreamWriter, spec: ObjectStream, at: dict[int, dt.datetime], report: ApplyReport) -> None:
+    """Privacy deletions: tombstone rows for ``{object id: occurredAt}`` (a row marked already
+    keeps its ``_deleted_at``: written without it), then the objects' events scrubbed."""
+    if not at:
+        return
+    with writer.engine.connect() as c:
+        rows = privacy.tombstones(c, spec.name, at)
+    for group in ([r for r in rows if "_deleted_at" in r.values], [r for r in rows if "_deleted_at" not in r.values]):
+        if group:
+            outs = writer.write(group, None, deleted_by="_deleted_at")
+            report.erased[spec.name] = report.erased.get(spec.name, 0) + sum(
+                o.outcome in (Outcome.INSERTED, Outcome.UPDATED) for o in outs)
+    with writer.engine.begin() as c:
+        report.scrubbed += privacy.scrub_events(c, spec.name, at)
 
 
 def batch_read(client: ApiClient, spec: ObjectStream, ids: Sequence[int], props: list[str],
