@@ -52,7 +52,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.applications import Starlette
@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .serving import Served, start_app
+from .serving import Served, running, start_app
 
 #: stream -> list path (SEED_SYSTEM.md §3)
 PATHS = {
@@ -479,14 +479,9 @@ def start(g: Genius, host: str = "127.0.0.1", port: int = 0) -> Server:
     return Server(served.url, g, served)
 
 
-@contextmanager
-def serve(g: Genius, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+def serve(g: Genius, host: str = "127.0.0.1", port: int = 0) -> ContextManager[Server]:
     """:func:`start` as a context manager (stops the server afterwards)."""
-    server = start(g, host, port)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start(g, host, port))
 
 
 @contextmanager

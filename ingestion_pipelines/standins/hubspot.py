@@ -54,19 +54,19 @@ import datetime as dt
 import functools
 import random
 import secrets
-import socket
 import threading
 import time
 import uuid
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, ContextManager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from .serving import Served, running, start_app
 
 #: object type name -> canonical key; ``0-421`` is the Appointment object
 TYPES = {"contacts": "contacts", "0-1": "contacts", "companies": "companies", "0-2": "companies",
@@ -829,47 +829,26 @@ class Server:
 
     url: str
     portal: Portal
-    _server: Any
-    _thread: threading.Thread
+    served: Served
 
     def auth_headers(self, token: str = DEFAULT_TOKEN) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
     def stop(self) -> None:
         """Stop serving; a request still held by an injected delay is cut off."""
-        self._server.should_exit = True
-        self._server.force_exit = True
-        self._thread.join(10)
+        self.served.stop()
 
 
 def start(portal: Portal, host: str = "127.0.0.1", port: int = 0) -> Server:
-    """Serve ``portal`` with uvicorn on a thread (``port=0``: a free port); returns when it listens."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(app_for(portal), log_level="warning", lifespan="off", access_log=False,
-                            h11_max_incomplete_event_size=256 * 1024)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="hubspot-standin")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise RuntimeError("the HubSpot stand-in did not start")
-    return Server(f"http://{host}:{sock.getsockname()[1]}", portal, server, thread)
+    """Serve ``portal`` with uvicorn on a thread (``port=0``: a free port); returns when it listens
+    (HTTP heads up to 256 KiB: the property lists a URL may carry below the 414 limit)."""
+    served = start_app(app_for(portal), host, port, name="hubspot", h11_max_incomplete_event_size=256 * 1024)
+    return Server(served.url, portal, served)
 
 
-@contextmanager
-def serve(portal: Portal, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+def serve(portal: Portal, host: str = "127.0.0.1", port: int = 0) -> ContextManager[Server]:
     """:func:`start` as a context manager (stops the server afterwards)."""
-    server = start(portal, host, port)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start(portal, host, port))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -890,11 +869,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"HubSpot stand-in at {server.url}\n  HUBSPOT_BASE_URL={server.url}\n  HUBSPOT_ACCESS_TOKEN={DEFAULT_TOKEN}\n"
           f"  OAuth: HUBSPOT_CLIENT_ID={portal.client_id} HUBSPOT_CLIENT_SECRET={portal.client_secret} "
           f"HUBSPOT_REFRESH_TOKEN={next(iter(portal.refresh_tokens))}\n(Ctrl-C stops it)", flush=True)
-    try:
-        while server._thread.is_alive():
-            server._thread.join(0.5)
-    except KeyboardInterrupt:
-        server.stop()
+    server.served.wait()
 
 
 if __name__ == "__main__":

@@ -49,14 +49,14 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .serving import Served, start_app
+from .serving import Served, running, start_app
 
 DEFAULT_KEY = "lc-standin-key-0000"
 #: event types (APIS.md §2)
@@ -410,14 +410,9 @@ def start(account: Account, host: str = "127.0.0.1", port: int = 0) -> Server:
     return Server(served.url, account, served)
 
 
-@contextmanager
-def serve(account: Account, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+def serve(account: Account, host: str = "127.0.0.1", port: int = 0) -> ContextManager[Server]:
     """:func:`start` as a context manager (stops the server afterwards)."""
-    server = start(account, host, port)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start(account, host, port))
 
 
 @contextmanager

@@ -56,7 +56,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
@@ -65,7 +65,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .serving import Served, start_app
+from .serving import Served, running, start_app
 
 SERVICE = "/WcfDataService.svc"
 G, I, S, T, B = "Edm.Guid", "Edm.Int32", "Edm.String", "Edm.DateTime", "Edm.Boolean"
@@ -577,14 +577,9 @@ def start(company: Company, host: str = "127.0.0.1", port: int = 0) -> Server:
     return Server(served.url + SERVICE, company, served)
 
 
-@contextmanager
-def serve(company: Company, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+def serve(company: Company, host: str = "127.0.0.1", port: int = 0) -> ContextManager[Server]:
     """:func:`start` as a context manager (stops the server afterwards)."""
-    server = start(company, host, port)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return running(start(company, host, port))
 
 
 @contextmanager

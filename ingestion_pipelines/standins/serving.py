@@ -1,15 +1,17 @@
 """Serving a stand-in's ASGI app: :func:`start_app` runs it with uvicorn on a thread, on a
 loopback port (``port=0``: a free one), and returns once it listens; :meth:`Served.stop`
-stops it, :meth:`Served.wait` blocks until Ctrl-C (``python -m ingestion_pipelines.standins.<x>``).
-The part every stand-in's ``start`` / ``serve`` / ``main`` shares; imports nothing of the project."""
+stops it, :meth:`Served.wait` blocks until Ctrl-C (``python -m ingestion_pipelines.standins.<x>``);
+:func:`running` is a stand-in's ``serve`` context manager. The part every stand-in's ``start`` /
+``serve`` / ``main`` shares; imports nothing of the project."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator, Protocol, TypeVar
 
 
 @dataclass
@@ -52,3 +54,20 @@ def start_app(app: Any, host: str = "127.0.0.1", port: int = 0, name: str = "sta
     if not server.started:
         raise RuntimeError(f"the {name} stand-in did not start")
     return Served(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Stoppable)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """Yield ``server`` (a started stand-in: anything with ``stop()``) and stop it afterwards,
+    also when the block raises: each stand-in's ``serve(...) = running(start(...))``."""
+    try:
+        yield server
+    finally:
+        server.stop()
