@@ -14,19 +14,25 @@
   :class:`~ingestion_pipelines.engine.load.BatchLoader` and its counts and watermark committed
   by :meth:`StreamSync.commit_batch` in the same transaction (dry run: rolled back), and
   :meth:`StreamWriter.mark` for positive evidence of deletion (merges). Nothing is deleted.
+* :func:`stream_status` — the one mapping of what ends a stream's read to its ``sync_history``
+  status (DESIGN.md §10: an error is never an empty page), with :class:`Stopped` for a run
+  being terminated between batches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from ..load import BatchLoader, PendingRow, TableLoad
 from ..outcomes import IngestReport, Outcome, RowOutcome
 from ..sync_state import StreamSync, Watermark
+from .auth import AuthRefused
+from .client import ApiError, QuotaExhausted
 
 
 @dataclass(frozen=True)
@@ -169,3 +175,41 @@ class StreamWriter:
         self.deleted += n
         self._end({"deleted": n}, None)
         return n
+
+
+class Stopped(Exception):
+    """Raised by a reader between batches when its run is being terminated (``should_stop``)."""
+
+
+@dataclass
+class StreamStatus:
+    """How a stream's read ended: ``status`` (succeeded | partial | failed) and ``error``."""
+
+    status: str = "succeeded"
+    error: str = ""
+
+
+RESUMES = "run terminated; the next run resumes from the committed watermark"
+
+
+@contextmanager
+def stream_status(engine: sa.Engine, sync: StreamSync, stopped: str = RESUMES) -> Iterator[StreamStatus]:
+    """Run a stream's read inside and record how it ended (DESIGN.md §10), in the yielded
+    :class:`StreamStatus`: :class:`Stopped` -> ``partial`` with ``stopped`` as the error; the
+    daily quota (:class:`~.client.QuotaExhausted`) -> ``partial``; a request that still failed
+    after its retries or refused credentials (:class:`~.client.ApiError`,
+    :class:`~.auth.AuthRefused`) -> ``failed`` (what landed stays counted, the watermark stays
+    with it: never an empty page). Any other exception closes ``sync``'s history row
+    ``failed`` and propagates. The caller finishes ``sync`` with the status otherwise."""
+    out = StreamStatus()
+    try:
+        yield out
+    except Stopped:
+        out.status, out.error = "partial", stopped
+    except QuotaExhausted as e:
+        out.status, out.error = "partial", str(e)
+    except (ApiError, AuthRefused) as e:
+        out.status, out.error = "failed", str(e)
+    except BaseException as e:
+        sync.finish(engine, "failed", error=f"{type(e).__name__}: {e}")
+        raise

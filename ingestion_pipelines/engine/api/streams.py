@@ -49,9 +49,8 @@ from ..outcomes import Outcome, RowOutcome
 from ..profiles import CsvProfile, Field, HeaderMap, RowConverter
 from ..schema import AUDIT_COLUMNS, natural_key_constraint, record_columns
 from ..sync_state import StreamSync, Watermark, ensure_tables, read_watermark
-from .auth import AuthRefused
-from .client import ApiClient, ApiError, Endpoint, Page, QuotaExhausted, prefetch
-from .incremental import Plan, StreamWriter, full_watermark, plan
+from .client import ApiClient, Endpoint, Page, prefetch
+from .incremental import Plan, Stopped, StreamWriter, full_watermark, plan, stream_status
 from .paginators import dig
 
 __all__ = ["RestStream", "StreamResult", "SyncOptions", "parse_cursor_time", "record_paths", "stream_table", "sync_stream"]
@@ -273,10 +272,6 @@ class StreamResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class _Stopped(Exception):
-    pass
-
-
 def sync_stream(engine: sa.Engine, client: ApiClient, source: str, stream: RestStream, opts: SyncOptions,
                 log: Any = None) -> StreamResult:
     """Sync ``stream`` of ``source`` (the ``sync_state`` source: the system) through
@@ -296,19 +291,9 @@ def sync_stream(engine: sa.Engine, client: ApiClient, source: str, stream: RestS
              "_run_id": opts.run_id}
     writer = StreamWriter(engine, stream.load_spec(), sync, audit, opts.dry_run)
     details: dict[str, Any] = {"pages": 0, "start": p.start.isoformat() if p.start else ""}
-    status, error = "succeeded", ""
-    with writer:
-        try:
-            _read(writer, client, stream, opts, params, details)
-        except _Stopped:
-            status, error = "partial", "run terminated; the next run resumes from the committed watermark"
-        except QuotaExhausted as e:
-            status, error = "partial", str(e)
-        except (ApiError, AuthRefused) as e:
-            status, error = "failed", str(e)
-        except BaseException as e:
-            sync.finish(engine, "failed", error=f"{type(e).__name__}: {e}")
-            raise
+    with writer, stream_status(engine, sync) as ended:
+        _read(writer, client, stream, opts, params, details)
+    status, error = ended.status, ended.error
     details.update(requests=int(client.stats["requests"] - req0), duration_s=round(time.monotonic() - t0, 3),
                    warnings=writer.report.warnings_total)
     if log is not None and error:
@@ -336,7 +321,7 @@ def _plan(stream: RestStream, before: Watermark | None, opts: SyncOptions) -> tu
 
 def _read(writer: StreamWriter, client: ApiClient, stream: RestStream, opts: SyncOptions, params: dict[str, Any],
           details: dict[str, Any]) -> None:
-    """Read every page of the plan and write it (module docstring); raises :class:`_Stopped`
+    """Read every page of the plan and write it (module docstring); raises :class:`~.incremental.Stopped`
     when the run is being terminated, and the client's errors."""
     started = dt.datetime.now(dt.timezone.utc)
     conv = RowConverter(stream.converter_profile(), stream.header_map())
@@ -356,7 +341,7 @@ def _read(writer: StreamWriter, client: ApiClient, stream: RestStream, opts: Syn
         if not complete:
             break
         if opts.should_stop():
-            raise _Stopped()
+            raise Stopped()
     if complete and best is not None and not stream.ordered:
         wm = best[1]
         if stream.cursor_type == "datetime":

@@ -40,7 +40,7 @@ import datetime as dt
 import functools
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import urlencode
 
@@ -49,9 +49,10 @@ from dagster import ConfigurableResource, Failure
 
 from ....engine import validate as v
 from ....engine.api import (
-    ApiClient, ApiError, AuthRefused, BearerToken, OAuth2Refresh, QuotaExhausted, RateBudget, StreamWriter,
+    ApiClient, BearerToken, OAuth2Refresh, RateBudget, StreamWriter,
     Windows, default_retry, full_watermark, plan, prefetch,
 )
+from ....engine.api.incremental import Stopped, stream_status
 from ....engine.api.streams import StreamResult, SyncOptions
 from ....engine.load import PendingRow, TableLoad
 from ....engine.outcomes import CellWarning, Outcome, RowOutcome
@@ -378,17 +379,9 @@ def sync_object(engine: sa.Engine, res: HubspotResource, client: ApiClient, spec
     audit = {"_source": f"{res.url}/crm/v3/objects/{spec.object_type}", "_run_id": opts.run_id}
     writer = StreamWriter(engine, TableLoad(TABLES[spec.name]), sync, audit, opts.dry_run)
     stats, details = SearchStats(), {"archived": 0, "merged": 0}
-    status, error = "succeeded", ""
-    with writer:
-        try:
-            status, error = _read_stream(writer, res, client, spec, opts, p, stats, details)
-        except QuotaExhausted as e:
-            status, error = "partial", str(e)
-        except (ApiError, AuthRefused) as e:
-            status, error = "failed", str(e)
-        except BaseException as e:
-            sync.finish(engine, "failed", error=f"{type(e).__name__}: {e}")
-            raise
+    with writer, stream_status(engine, sync) as ended:
+        ended.status, ended.error = _read_stream(writer, res, client, spec, opts, p, stats, details)
+    status, error = ended.status, ended.error
     details.update(requests=client.stats["requests"] - req0, windows=stats.windows, window_splits=stats.splits,
                    window_rereads=stats.rereads, windows_by_id=stats.by_id,
                    duration_s=round(time.monotonic() - t0, 3), warnings=writer.report.warnings_total)
@@ -539,40 +532,27 @@ def sync_associations(engine: sa.Engine, res: HubspotResource, client: ApiClient
     writer = StreamWriter(engine, TableLoad(t), sync,
                           {"_source": f"{res.url}/crm/v4/associations", "_run_id": opts.run_id},
                           opts.dry_run)
-    status, error, line, partial_inputs, details = "succeeded", "", 0, 0, {}
-    with writer:
-        try:
-            for a in ASSOCIATION_STREAMS:
-                src = TABLES[a.from_stream]
-                with engine.connect() as c:
-                    q = sa.select(src.c.id).where(src.c._deleted_at.is_(None)).order_by(src.c.id)
-                    ids = [r[0] for r in c.execute(q.limit(opts.limit) if opts.limit else q)]
-                for i in range(0, len(ids), res.association_batch):
-                    found, errors = read_associations(client, a, ids[i:i + res.association_batch])
-                    partial_inputs += sum(len((e.get("context") or {}).get("fromObjectId") or [1]) for e in errors)
-                    rows, line = association_rows(a, found, line)
-                    writer.write(rows, None)
-                    _mark_removed(writer, a, found)
-                    opts.on_progress(len(rows))
-                    if opts.should_stop():
-                        raise _Stopped()
-        except _Stopped:
-            status, error = "partial", "run terminated; the next run reads them again"
-        except QuotaExhausted as e:
-            status, error = "partial", str(e)
-        except (ApiError, AuthRefused) as e:
-            status, error = "failed", str(e)
-        except BaseException as e:
-            sync.finish(engine, "failed", error=f"{type(e).__name__}: {e}")
-            raise
+    line, partial_inputs, details = 0, 0, {}
+    with writer, stream_status(engine, sync, stopped="run terminated; the next run reads them again") as ended:
+        for a in ASSOCIATION_STREAMS:
+            src = TABLES[a.from_stream]
+            with engine.connect() as c:
+                q = sa.select(src.c.id).where(src.c._deleted_at.is_(None)).order_by(src.c.id)
+                ids = [r[0] for r in c.execute(q.limit(opts.limit) if opts.limit else q)]
+            for i in range(0, len(ids), res.association_batch):
+                found, errors = read_associations(client, a, ids[i:i + res.association_batch])
+                partial_inputs += sum(len((e.get("context") or {}).get("fromObjectId") or [1]) for e in errors)
+                rows, line = association_rows(a, found, line)
+                writer.write(rows, None)
+                _mark_removed(writer, a, found)
+                opts.on_progress(len(rows))
+                if opts.should_stop():
+                    raise Stopped()
+    status, error = ended.status, ended.error
     details.update(requests=client.stats["requests"] - req0, inputs_without_complete_answer=partial_inputs,
                    duration_s=round(time.monotonic() - t0, 3))
     sync.finish(engine, status, error=error or None, details=details)
     return StreamResult(sync, status, error, writer.report, details)
-
-
-class _Stopped(Exception):
-    pass
 
 
 def _mark_removed(writer: StreamWriter, a: AssociationStream, found: dict[int, list[dict]]) -> None:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from ....engine.api import ApiClient, HttpBasic
 from ....engine.api.definitions import ApiResource
 from ....engine.api.streams import RestStream, StreamResult, SyncOptions, sync_stream
-from ....engine.api.incremental import StreamWriter
+from ....engine.api.incremental import Stopped, StreamWriter, stream_status
 from ....engine.sync_state import StreamSync, Watermark, ensure_tables, read_watermark
 from .api_streams import EVENTS_ENDPOINT, LEADS_STREAM, derive_leads
 from .schema import leadconduit_events
@@ -104,24 +104,14 @@ def sync_leads(engine: sa.Engine, source: str, opts: SyncOptions, log: Any = Non
     audit = {"_source": api_url, "_run_id": opts.run_id}
     writer = StreamWriter(engine, LEADS_STREAM.load_spec(), sync, audit, opts.dry_run)
     details: dict[str, Any] = {"pages": 0, "events_read": 0, "start": opts.since.isoformat() if opts.since else ""}
-    status, error = "succeeded", ""
-    with writer:
-        try:
-            _derive(engine, writer, cond, opts, details)
-        except _Stopped:
-            status, error = "partial", "run terminated; the next run resumes from the committed watermark"
-        except BaseException as e:
-            sync.finish(engine, "failed", error=f"{type(e).__name__}: {e}")
-            raise
+    with writer, stream_status(engine, sync) as ended:
+        _derive(engine, writer, cond, opts, details)
+    status, error = ended.status, ended.error
     details.update(requests=0, duration_s=round(time.monotonic() - t0, 3), warnings=writer.report.warnings_total)
     if log is not None and error:
         log.warning(f"{source} leads: {status}: {error}")
     sync.finish(engine, status, error=error or None, details=details)
     return StreamResult(sync, status, error, writer.report, details)
-
-
-class _Stopped(Exception):
-    pass
 
 
 def _derive(engine: sa.Engine, writer: StreamWriter, cond: Any, opts: SyncOptions, details: dict[str, Any]) -> None:
@@ -145,7 +135,7 @@ def _derive(engine: sa.Engine, writer: StreamWriter, cond: Any, opts: SyncOption
         details["events_read"] += len(batch)
         opts.on_progress(len(batch))
         if opts.should_stop():
-            raise _Stopped()
+            raise Stopped()
 
 
 __all__ = ["LeadConduitResource", "LEAD_BATCH", "run", "sync_leads"]
