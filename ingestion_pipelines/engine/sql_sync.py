@@ -56,11 +56,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from .load import BatchLoader, PendingRow, TableLoad, db_message, run_bisected
+from .load import BatchLoader, PendingRow, TableLoad
 from .outcomes import CellWarning, IngestReport, Outcome, RowOutcome
 from .schema import AUDIT_COLUMNS, natural_key
 from .sync_state import StreamSync, Watermark, ensure_tables, read_watermark
-from .upsert import PgStaging
+from .staged import StagedUpsert
 
 #: Warehouse columns that are bookkeeping, not source data.
 BOOKKEEPING = frozenset((*AUDIT_COLUMNS, "raw", "_deleted_at"))
@@ -475,21 +475,46 @@ def _mysql_escaped(e: str) -> str:
     return e
 
 
-def _mysql_cell(q: str, type_: sa.types.TypeEngine) -> tuple[str, str | None]:
+#: MySQL regular expressions a text value must match to be read as a number of that kind
+#: (as :func:`_int` / :func:`_decimal` read it: surrounding spaces allowed).
+_MYSQL_INT = "^[[:space:]]*[-+]?[0-9]+[[:space:]]*$"
+_MYSQL_DECIMAL = "^[[:space:]]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[[:space:]]*$"
+_MYSQL_BOOL = "^[[:space:]]*(1|0|true|false|t|f|yes|no|y|n|)[[:space:]]*$"
+
+
+def _mysql_cell(q: str, type_: sa.types.TypeEngine, source_type: Any = None) -> tuple[str, str | None]:
     """(COPY text expression, NULL-ing condition or None) of source column ``q`` (quoted)
     for warehouse type ``type_``, following :func:`to_column`: zero or partial-zero dates and
-    a TIME outside one day become NULL (the condition makes the cell warning)."""
+    a TIME outside one day become NULL (the condition makes the cell warning). A text source
+    column (``source_type`` a string type, e.g. a ``--table`` view) read into a typed column is
+    checked first: a value that is not a number, flag, date or time of that kind becomes NULL
+    with a warning too (DESIGN.md §9: an optional cell never costs its row; a bad key still
+    fails it, refused by the NOT NULL key column)."""
+    text = isinstance(source_type, sa.String)
     bad = None
-    if isinstance(type_, (sa.DateTime, sa.Date)):
-        bad = f"(YEAR({q}) = 0 OR MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0)"
-        e = f"IF({bad}, NULL, {q})"
-    elif isinstance(type_, sa.Time):
-        bad = f"(TIME_TO_SEC({q}) < 0 OR TIME_TO_SEC({q}) >= 86400)"
-        e = f"IF({bad}, NULL, {q})"
+    if isinstance(type_, (sa.DateTime, sa.Date, sa.Time)):
+        kind = "TIME" if isinstance(type_, sa.Time) else "DATE" if not isinstance(type_, sa.DateTime) else "DATETIME"
+        v = f"CAST({q} AS {kind})" if text else q
+        if kind == "TIME":
+            bad = f"(TIME_TO_SEC({v}) < 0 OR TIME_TO_SEC({v}) >= 86400)"
+        else:
+            bad = f"(YEAR({v}) = 0 OR MONTH({v}) = 0 OR DAYOFMONTH({v}) = 0)"
+        if text:
+            bad = f"({v} IS NULL OR {bad})"
+        e = f"IF({bad}, NULL, {v})"
     elif isinstance(type_, sa.Boolean):
-        e = f"IF({q}, 't', 'f')"
+        if text:
+            bad = f"(LOWER({q}) NOT REGEXP '{_MYSQL_BOOL}')"
+            e = f"IF({bad}, NULL, IF(LOWER(TRIM({q})) IN ('1', 'true', 't', 'yes', 'y'), 't', 'f'))"
+        else:
+            e = f"IF({q}, 't', 'f')"
     elif isinstance(type_, (sa.Integer, sa.Numeric)):
-        e = q
+        if text:
+            rx = _MYSQL_INT if isinstance(type_, sa.Integer) else _MYSQL_DECIMAL
+            bad = f"({q} NOT REGEXP '{rx}')"
+            e = f"IF({bad}, NULL, TRIM({q}))"
+        else:
+            e = q
     else:
         e = _mysql_escaped(q)
     return f"IFNULL({e}, {_NULL})", bad
@@ -510,27 +535,41 @@ def _mysql_json(src: sa.TableClause, q: Callable[[str], str]) -> str:
     return f"CONCAT({', '.join(parts)}, '}}')"
 
 
+def _null_reason(type_: sa.types.TypeEngine, source_type: Any) -> str:
+    """The warning of a cell :func:`_mysql_cell` set NULL, by warehouse type."""
+    if isinstance(type_, sa.Time):
+        return "not a time of day"
+    if isinstance(type_, (sa.DateTime, sa.Date)):
+        return "zero or invalid date"
+    return "not a flag" if isinstance(type_, sa.Boolean) else "not a number"
+
+
 class _MySqlToPgWriter:
     """MySQL/MariaDB into PostgreSQL: the source renders each row as one line of COPY text (typed
     cells as :func:`_mysql_cell` says, ``raw`` as a JSON object of every column (:func:`_mysql_json`),
     ``_deleted_at`` NULL), plus a field naming the cells it set NULL (``column=value`` pairs,
-    the cell warnings); Python only prefixes the line number. The batch goes through the
-    upsert core's :class:`~.upsert.PgStaging` (COPY, a key repeated in the batch: the last line
-    wins, one ``INSERT .. ON CONFLICT .. WHERE changed RETURNING`` counted); a refused
-    batch is bisected (:func:`~.load.run_bisected`) down to its bad rows (key + database message).
+    the cell warnings); Python only pairs each line with its row number. The lines go through
+    the upsert core's counts front end, :class:`~.staged.StagedUpsert`: straight into the table
+    with one ``COPY`` while no key of a batch exists yet (a first full sync writes each row
+    once), then staged and upserted (``INSERT .. ON CONFLICT .. WHERE changed``; a key repeated
+    in the batch: the last line wins); a refused batch is bisected down to its bad rows (key +
+    database message). Commits do not wait for their WAL flush: each batch's watermark is in
+    its own transaction, so a crash loses batches together with their watermarks, and the
+    history row that says the sync ended is committed synchronously after them.
 
-    Measured on 100,000 prospects + appointments: ~4x the rows/s of :class:`_RowWriter` (whose
-    time went ~30 % to pymysql parsing ~25 cells per row, ~25 % to per-cell conversion and
-    ~20 % to per-cell COPY rendering)."""
+    Measured on 1 M appointments (BENCHMARKS.md "genius (database sync)"): PostgreSQL's side of a
+    first full sync 13.2 s with the direct COPY against 23.8 s staged; MariaDB's rendering of the
+    lines ~10 s on its own core."""
 
     def __init__(self, wconn: sa.Connection, stream: SqlStream, src: sa.TableClause,
                  cols: list[tuple[str, str, Any]], audit: Mapping[str, Any], rep: IngestReport, order: Sequence[str]):
         def q(n: str) -> str:  # a MySQL identifier (names come from the specs, never from data)
             return "`" + n.replace("`", "``") + "`"
 
+        types = getattr(src, "info", {}).get("types", {})
         cells, bad = [], []
         for _w, s, t in cols:
-            e, b = _mysql_cell(q(s), t)
+            e, b = _mysql_cell(q(s), t, types.get(s))
             cells.append(e)
             if b:
                 bad.append(f"IF({b}, CONCAT('{s}=', CAST({q(s)} AS CHAR)), NULL)")
@@ -538,44 +577,34 @@ class _MySqlToPgWriter:
         self.columns = [src.c[c] for c in order] + [
             sa.literal_column(f"CONVERT(CONCAT_WS(CHAR(31), {', '.join(bad)}) USING utf8mb4)" if bad else "''").label("_nulled"),
             sa.literal_column(f"CONVERT(CONCAT_WS(CHAR(9), {', '.join(cells)}) USING utf8mb4)").label("_copy_line")]
-        self.nkey, self.key_pos = len(stream.key), [order.index(k) for k in stream.source_key]
-        self.reasons = {s: ("not a time of day" if isinstance(t, sa.Time) else "zero or invalid date") for _w, s, t in cols}
-        self.conn, self.rep = wconn, rep
-        self.stg = PgStaging(wconn, TableLoad(stream.table), [w for w, _s, _t in cols] + ["raw", "_deleted_at"], audit)
+        self.key_pos = [order.index(k) for k in stream.source_key]
+        self.reasons = {s: _null_reason(t, types.get(s)) for _w, s, t in cols}
+        self.rep = rep
+        self.upsert = StagedUpsert(wconn, TableLoad(stream.table), [w for w, _s, _t in cols] + ["raw", "_deleted_at"],
+                                   audit=audit, async_commit=True)
 
     def write(self, batch: Sequence[Sequence[Any]], lineno: int) -> tuple[dict[str, int], list[RowOutcome]]:
         """Write ``batch`` (row ``lineno + 1`` first): ``(counts by outcome, the failed and
-        skipped rows' outcomes)`` (no object per written row: a batch's counts come from one
-        statement, :meth:`~.upsert.PgStaging.upsert_counts`)."""
-        items = []
+        skipped rows' outcomes)`` (no object per written row: a batch's counts come from
+        :meth:`~.staged.StagedUpsert.load_copy`)."""
+        lines = []
         for n, row in enumerate(batch, lineno + 1):
             if row[-2]:
                 for part in row[-2].split("\x1f"):
                     col, _, val = part.partition("=")
                     self.rep.warn(CellWarning(n, col, val, f"{self.reasons.get(col, 'not read')}: {val!r}"))
-            items.append((n, tuple(row[i] for i in self.key_pos), row[-1]))
-        # run_bisected concatenates what each (sub)batch returns: one counts tuple per batch
-        # written, and an outcome per skipped or failed row
-        parts = run_bisected(self.conn, items, self._write, lambda it, exc: [
-            RowOutcome(it[0], Outcome.FAILED, key=it[1], error=db_message(exc), record={"copy_line": it[2][:4000]})])
-        counts = {"inserted": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
-        rows = []
-        for p in parts:
-            if isinstance(p, RowOutcome):
-                counts[p.outcome.value] += 1
-                rows.append(p)
-            else:
-                for k, v in zip(("inserted", "updated", "unchanged"), p):
-                    counts[k] += v
-        return counts, rows
+            lines.append((n, row[-1]))
+        res = self.upsert.load_copy(lines)
+        counts = {"inserted": res.inserted, "updated": res.updated, "unchanged": res.unchanged,
+                  "skipped": len(res.skipped), "failed": len(res.failed)}
 
-    def _write(self, items: list[tuple[int, tuple, str]]) -> list:
-        self.stg.copy([("".join(f"{i}\t{line}\n" for i, (_n, _k, line) in enumerate(items))).encode()], chunks=True)
-        dups = self.stg.dedupe()
-        ins, upd = self.stg.upsert_counts()
-        skipped = [RowOutcome(items[i][0], Outcome.SKIPPED, key=items[i][1], error="duplicate key: a later row wins")
-                   for i, _k in dups]
-        return [(ins, upd, len(items) - len(dups) - ins - upd), *skipped]
+        def outcome(line: int, kind: Outcome, error: str) -> RowOutcome:
+            row = batch[line - lineno - 1]
+            return RowOutcome(line, kind, key=tuple(row[i] for i in self.key_pos), error=error,
+                              record={"copy_line": row[-1][:4000]} if kind is Outcome.FAILED else None)
+
+        return counts, ([outcome(n, Outcome.FAILED, e) for n, e in res.failed]
+                        + [outcome(n, Outcome.SKIPPED, e) for n, e in res.skipped])
 
 
 def _range(stream: SqlStream, opts: SyncOptions, result: SyncResult, src: sa.TableClause, log: Any

@@ -187,3 +187,30 @@ def test_a_stop_or_an_error_mid_table_ends_the_reader_and_says_so(genius, sqlite
     with sqlite_warehouse.engine.connect() as c:
         h = history(c, "genius", "prospect", limit=2)
     assert [x["status"] for x in h] == ["failed", "partial"] and "went away" in h[0]["error"]
+
+
+def test_text_source_cells_that_do_not_parse_land_null_with_warnings(genius, pg_warehouse):
+    """A ``--table`` copy whose typed columns became text (DESIGN.md §9): a cell that is not an
+    id, date, time or flag lands NULL with a warning and costs no row; a usable one is read."""
+    w, src, written = genius
+    exec_(w, "CREATE TABLE appointment_text AS SELECT * FROM appointment")
+    exec_(w, "ALTER TABLE appointment_text MODIFY user_id VARCHAR(20), MODIFY `date` VARCHAR(20),"
+             " MODIFY `time` VARCHAR(20), MODIFY spouses_present VARCHAR(10)")
+    exec_(w, "UPDATE appointment_text SET user_id = 'n/a', `date` = 'soon', `time` = '25:99',"
+             " spouses_present = 'maybe' WHERE id = 3")
+    exec_(w, "UPDATE appointment_text SET user_id = ' 17 ', `date` = '2026-01-05', `time` = '09:30:00',"
+             " spouses_present = 'yes' WHERE id = 4")
+    r = sync_all(src, pg_warehouse, SyncOptions(full=True, source_table="appointment_text"),
+                 tables=["appointment"])["appointment"]
+    assert r.report.counts["inserted"] == written["appointment"] and r.report.failed_total == 0
+    mine = {"soon", "maybe", "25:99", "n/a"}  # the sample's own zero dates warn as well
+    assert sorted((x.column, x.value, x.reason) for x in r.report.warnings if x.value in mine) == [
+        ("date", "soon", "zero or invalid date: 'soon'"), ("spouses_present", "maybe", "not a flag: 'maybe'"),
+        ("time", "25:99", "not a time of day: '25:99'"), ("user_id", "n/a", "not a number: 'n/a'")]
+    t = schema.genius_appointments
+    with pg_warehouse.engine.connect() as c:
+        rows = {r.id: r for r in c.execute(sa.select(t).where(t.c.id.in_([3, 4])))}
+    assert (rows[3].user_id, rows[3].date, rows[3].time, rows[3].spouses_present) == (None, None, None, None)
+    assert rows[3].raw["date"] == "soon"  # the text as written stays in raw
+    assert (rows[4].user_id, rows[4].date, rows[4].time, rows[4].spouses_present) == (
+        17, dt.date(2026, 1, 5), dt.time(9, 30), True)
