@@ -576,7 +576,9 @@ class _MySqlToPgWriter:
         cells += [_mysql_escaped(_mysql_json(src, q)), _NULL]
         self.columns = [src.c[c] for c in order] + [
             sa.literal_column(f"CONVERT(CONCAT_WS(CHAR(31), {', '.join(bad)}) USING utf8mb4)" if bad else "''").label("_nulled"),
-            sa.literal_column(f"CONVERT(CONCAT_WS(CHAR(9), {', '.join(cells)}) USING utf8mb4)").label("_copy_line")]
+            # bytes (BINARY): the driver hands the UTF-8 line over as it is, COPY takes it as it is
+            sa.literal_column(f"CAST(CONVERT(CONCAT_WS(CHAR(9), {', '.join(cells)}) USING utf8mb4) AS BINARY)")
+            .label("_copy_line")]
         self.key_pos = [order.index(k) for k in stream.source_key]
         self.reasons = {s: _null_reason(t, types.get(s)) for _w, s, t in cols}
         self.rep = rep
@@ -601,7 +603,7 @@ class _MySqlToPgWriter:
         def outcome(line: int, kind: Outcome, error: str) -> RowOutcome:
             row = batch[line - lineno - 1]
             return RowOutcome(line, kind, key=tuple(row[i] for i in self.key_pos), error=error,
-                              record={"copy_line": row[-1][:4000]} if kind is Outcome.FAILED else None)
+                              record={"copy_line": _text(row[-1][:4000])} if kind is Outcome.FAILED else None)
 
         return counts, ([outcome(n, Outcome.FAILED, e) for n, e in res.failed]
                         + [outcome(n, Outcome.SKIPPED, e) for n, e in res.skipped])
@@ -653,8 +655,7 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
         with closing(_prefetch(batches)) as reader:  # closed (its thread ended) however the loop ends
             for batch in reader:
                 if result.mode == "full":
-                    for r in batch:
-                        seen.add(tuple(r[i] for i in kpos))
+                    seen.add_batch(batch, kpos)
                 counts, rows = writer.write(batch, lineno)
                 lineno += len(batch)
                 for k in ("inserted", "updated", "unchanged"):
@@ -693,17 +694,27 @@ def _run(source: sa.Engine, warehouse: sa.Engine, stream: SqlStream, opts: SyncO
 def _top(rows: Sequence[Sequence[Any]], cpos: int, kpos: list[int], top: tuple | None) -> tuple | None:
     """``(cursor datetime, key)`` of the row with the largest cursor among ``top`` and
     ``rows`` (source rows; cursor at ``cpos``, key at ``kpos``; in key order, so a tie goes to
-    the later row). NULL and zero-date cursors are skipped."""
-    for r in rows:
-        v = r[cpos]
-        if v is None:
-            continue
+    the later row). NULL and zero-date cursors are skipped. One ``max`` per batch; texts are
+    parsed by ``fromisoformat`` in one pass, each on its own only in a batch holding a bad one."""
+    cands = [(v, i) for i, r in enumerate(rows) if type(v := r[cpos]) is dt.datetime]
+    texts = [(v, i) for i, r in enumerate(rows) if type(v := r[cpos]) is str]
+    try:  # the usual batch: every text a valid date (the server's text, see resources.mysql)
+        cands += [(dt.datetime.fromisoformat(v), i) for v, i in texts]
+        slow = [(r[cpos], i) for i, r in enumerate(rows) if type(r[cpos]) not in (dt.datetime, str, type(None))]
+    except ValueError:  # a zero or invalid date among them: each value on its own
+        slow = [(v, i) for v, i in texts] + [(r[cpos], i) for i, r in enumerate(rows)
+                                            if type(r[cpos]) not in (dt.datetime, str, type(None))]
+    for v, i in slow:
         try:
-            c = _datetime(v)
+            cands.append((_datetime(v), i))
         except CellError:
             continue
-        if top is None or c >= top[0]:
-            top = (c, r[kpos[0]] if len(kpos) == 1 else tuple(r[i] for i in kpos))
+    if not cands:
+        return top
+    c, i = max(cands)  # equal cursors: the larger index, the later row
+    if top is None or c >= top[0]:
+        r = rows[i]
+        top = (c, r[kpos[0]] if len(kpos) == 1 else tuple(r[k] for k in kpos))
     return top
 
 
@@ -717,6 +728,20 @@ class _SeenKeys:
         self.other: set = set()
         self.ordered = True
 
+    def add_batch(self, rows: Sequence[Sequence[Any]], kpos: list[int]) -> None:
+        """:meth:`add` the key (the values at ``kpos``) of each of ``rows``; a batch of single
+        integer keys in one ``array.extend``."""
+        if self.ints is not None and len(kpos) == 1:
+            k = kpos[0]
+            vals = [r[k] for r in rows]
+            if vals and all(type(v) is int for v in vals):
+                if (self.ints and vals[0] < self.ints[-1]) or vals != sorted(vals):
+                    self.ordered = False
+                self.ints.extend(vals)
+                return
+        for r in rows:
+            self.add(tuple(r[i] for i in kpos))
+
     def add(self, key: tuple) -> None:
         if self.ints is not None and len(key) == 1 and type(key[0]) is int:
             if self.ints and key[0] < self.ints[-1]:
@@ -727,6 +752,21 @@ class _SeenKeys:
             self.other.update((k,) for k in self.ints)
             self.ints = None
         self.other.add(key)
+
+    def missing_ints(self, keys: list) -> list:
+        """The single-column ``keys`` not seen, when every seen key is an integer: vectorised
+        (NumPy: a sorted search per key) for the integers, any other value is not seen."""
+        import numpy as np
+
+        ints = [k for k in keys if type(k) is int]
+        out = [k for k in keys if type(k) is not int]
+        if ints:
+            have = np.sort(np.frombuffer(self.ints, dtype=np.int64)) if len(self.ints) else np.zeros(1, np.int64) - 1
+            want = np.array(ints, dtype=np.int64)
+            pos = np.minimum(np.searchsorted(have, want), len(have) - 1)
+            hit = (have[pos] == want) if len(self.ints) else np.zeros(len(want), bool)
+            out += want[~hit].tolist()
+        return out
 
     def missing(self, keys: Iterable[tuple]) -> Iterator[tuple]:
         """The ``keys`` (in ascending order) that were not seen."""
@@ -757,7 +797,11 @@ def _mark_deleted(warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream,
     q = (sa.select(*cols).where(t.c._deleted_at.is_(None), t.c._source.startswith(source_prefix, autoescape=True))
          .order_by(*cols))
     with warehouse.connect() as rconn:
-        missing = list(seen.missing(tuple(r) for r in rconn.execution_options(yield_per=10_000).execute(q)))
+        rows = rconn.execution_options(yield_per=10_000).execute(q)
+        if len(key) == 1 and seen.ints is not None:
+            missing = [(k,) for k in seen.missing_ints([r[0] for r in rows])]
+        else:
+            missing = list(seen.missing(tuple(r) for r in rows))
     now = dt.datetime.now(dt.timezone.utc)
     for i in range(0, len(missing), 500):
         chunk = missing[i:i + 500]
