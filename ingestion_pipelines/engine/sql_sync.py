@@ -753,19 +753,24 @@ class _SeenKeys:
             self.ints = None
         self.other.add(key)
 
-    def missing_ints(self, keys: list) -> list:
-        """The single-column ``keys`` not seen, when every seen key is an integer: vectorised
-        (NumPy: a sorted search per key) for the integers, any other value is not seen."""
+    def missing_ints(self, chunks: Iterable[Sequence[Any]]) -> list:
+        """The single-column keys in ``chunks`` (lists of values) not seen, when every seen key
+        is an integer: a vectorised sorted search (NumPy) per chunk, so memory holds one chunk
+        of them; a value that is not an integer is not seen."""
         import numpy as np
 
-        ints = [k for k in keys if type(k) is int]
-        out = [k for k in keys if type(k) is not int]
-        if ints:
-            have = np.sort(np.frombuffer(self.ints, dtype=np.int64)) if len(self.ints) else np.zeros(1, np.int64) - 1
-            want = np.array(ints, dtype=np.int64)
-            pos = np.minimum(np.searchsorted(have, want), len(have) - 1)
-            hit = (have[pos] == want) if len(self.ints) else np.zeros(len(want), bool)
-            out += want[~hit].tolist()
+        have = np.frombuffer(self.ints, dtype=np.int64) if len(self.ints) else np.full(1, -1, np.int64)
+        if not self.ordered:
+            have = np.sort(have)
+        out: list = []
+        for chunk in chunks:
+            ints = [k for k in chunk if type(k) is int]
+            out += [k for k in chunk if type(k) is not int]
+            if ints:
+                want = np.array(ints, dtype=np.int64)
+                pos = np.minimum(np.searchsorted(have, want), len(have) - 1)
+                hit = (have[pos] == want) if len(self.ints) else np.zeros(len(want), bool)
+                out += want[~hit].tolist()
         return out
 
     def missing(self, keys: Iterable[tuple]) -> Iterator[tuple]:
@@ -799,7 +804,7 @@ def _mark_deleted(warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream,
     with warehouse.connect() as rconn:
         rows = rconn.execution_options(yield_per=10_000).execute(q)
         if len(key) == 1 and seen.ints is not None:
-            missing = [(k,) for k in seen.missing_ints([r[0] for r in rows])]
+            missing = [(k,) for k in seen.missing_ints([r[0] for r in part] for part in rows.partitions())]
         else:
             missing = list(seen.missing(tuple(r) for r in rows))
     now = dt.datetime.now(dt.timezone.utc)
