@@ -332,8 +332,8 @@ _CLI = ("import sys\n"
         "        if name == 'pandas' or name.startswith('pandas.'):\n"
         "            raise ModuleNotFoundError(name, name=name)\n"
         "sys.meta_path.insert(0, NoPandas())\n"
-        "from ingestion_pipelines.cli import main\n"
-        "sys.exit(main())\n")
+        "from ingestion_pipelines.cli import run\n"
+        "run()\n")
 
 
 def method_cli(args) -> dict:

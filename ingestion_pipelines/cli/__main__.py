@@ -1,5 +1,5 @@
 """``python -m ingestion_pipelines.cli``: the ``ingest`` console script."""
 
-from . import main
+from . import run
 
-main()
+run()

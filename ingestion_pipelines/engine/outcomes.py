@@ -196,5 +196,7 @@ class ProgressLogger:
         self.log.info(f"{self.label}: {self.done:,}{of} rows{pct}, {rate:,.0f} rows/s")
 
     def finish(self) -> None:
-        """Log the final line (always, so short runs show one line too)."""
-        self.emit()
+        """Log the final line (always, so short runs show one line too), unless the last line
+        logged already said it."""
+        if self.done != self._last_rows or self.done == 0:
+            self.emit()

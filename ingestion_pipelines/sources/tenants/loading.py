@@ -303,7 +303,7 @@ def load_entity(conn: sa.Connection, store: BlobStore, tenant_id: str, entity: s
     table = schema.ENTITY_TABLES[entity]
     cols = columns(entity)
     refs = parent_refs(entity)
-    progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=200_000) if log is not None else None
+    progress = ProgressLogger(log, f"{entity} [{tenant_id}]", every_rows=500_000) if log is not None else None
     _load_files(conn, store, tenant_id, entity, landed_files(store, tenant_id, entity), result, table, cols, refs,
                 run_id, batch_size, log, should_stop, failed, progress, landed_sha256 or {}, warnings)
     if progress is not None and progress.done:
