@@ -66,14 +66,16 @@ def ui(args: tuple[str, ...]) -> None:
 
 def run() -> None:
     """The ``ingest`` console script (and ``python -m ingestion_pipelines.cli``): :func:`main`
-    with click's exit codes, then the exit handlers (``atexit``: logging's flush, thread pools,
-    temporary files), stdout and stderr flushed, and ``os._exit`` with that code, which skips
-    the interpreter's teardown of every module and object: measured at 0.6-0.8 s after a 5 M-row
+    with click's exit codes, then the exit handlers (``atexit``: logging's flush, temporary
+    files), stdout and stderr flushed, and ``os._exit`` with that code, which skips the
+    interpreter's teardown of every module and object: measured at 0.6-0.8 s after a 5 M-row
     ``bulk-ingest --wait-for-completion`` (BENCHMARKS.md "tenants"), time in which the
     command has nothing left to say. Every run's events are committed by then; files are closed
-    by the ``with`` blocks that wrote them. An exception other than click's exits propagates as
-    usual (traceback, normal teardown). Tests call :func:`main` through click's ``CliRunner``,
-    never this."""
+    by the ``with`` blocks that wrote them. While a non-daemon thread still runs, or after an
+    exception other than click's exits, the process ends the usual way. Tests call
+    :func:`main` through click's ``CliRunner``, never this."""
+    import threading
+
     try:
         main()
         code: int = 0
@@ -83,9 +85,14 @@ def run() -> None:
         else:
             print(e.code, file=sys.stderr)
             code = 1
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)  # let the interpreter join it
     atexit._run_exitfuncs()  # noqa: SLF001 - what the interpreter would run first at exit
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`ingest ... | head`) or stream
+            pass
     os._exit(code)
 
 

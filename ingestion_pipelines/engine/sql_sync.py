@@ -475,49 +475,82 @@ def _mysql_escaped(e: str) -> str:
     return e
 
 
-#: MySQL regular expressions a text value must match to be read as a number of that kind
-#: (as :func:`_int` / :func:`_decimal` read it: surrounding spaces allowed).
+#: MySQL regular expressions a text value must match to be read into a typed column, as the
+#: Python path reads it (:func:`_int`, :func:`_decimal`, :func:`_bool`: surrounding whitespace
+#: allowed; :func:`_date`: the first ten characters; ``fromisoformat`` for datetimes and times,
+#: here without a UTC offset and with at least hours and minutes), then bounded by the column's
+#: range in :func:`_mysql_cell`, so a value PostgreSQL would refuse never reaches its COPY.
 _MYSQL_INT = "^[[:space:]]*[-+]?[0-9]+[[:space:]]*$"
-_MYSQL_DECIMAL = "^[[:space:]]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[[:space:]]*$"
+_MYSQL_DECIMAL = "^[[:space:]]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,4})?[[:space:]]*$"
 _MYSQL_BOOL = "^[[:space:]]*(1|0|true|false|t|f|yes|no|y|n|)[[:space:]]*$"
+_MYSQL_TRUE = "^[[:space:]]*(1|true|t|yes|y)[[:space:]]*$"
+_MYSQL_DATE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_MYSQL_DATETIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?$"
+_MYSQL_TIME = "^[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?$"
+#: PostgreSQL's integer ranges, by SQLAlchemy type (most specific first).
+_INT_RANGES = ((sa.SmallInteger, 2**15), (sa.BigInteger, 2**63), (sa.Integer, 2**31))
 
 
-def _mysql_cell(q: str, type_: sa.types.TypeEngine, source_type: Any = None) -> tuple[str, str | None]:
+def _mysql_cell(q: str, type_: sa.types.TypeEngine, source_type: Any = None, *, key: bool = False
+                ) -> tuple[str, str | None]:
     """(COPY text expression, NULL-ing condition or None) of source column ``q`` (quoted)
     for warehouse type ``type_``, following :func:`to_column`: zero or partial-zero dates and
-    a TIME outside one day become NULL (the condition makes the cell warning). A text source
-    column (``source_type`` a string type, e.g. a ``--table`` view) read into a typed column is
-    checked first: a value that is not a number, flag, date or time of that kind becomes NULL
-    with a warning too (DESIGN.md §9: an optional cell never costs its row; a bad key still
-    fails it, refused by the NOT NULL key column)."""
+    a TIME outside one day become NULL (the condition makes the cell warning); a NULL stays
+    NULL. A text source column (``source_type`` a string type, e.g. a ``--table`` view) read
+    into a typed column is checked first (:data:`_MYSQL_INT` and the others, the column's range):
+    a value that is not a number, flag, date or time of that kind becomes NULL with a warning
+    too (DESIGN.md §9: an optional cell never costs its row). A ``key`` column is never NULLed:
+    its text goes to PostgreSQL as it is, which refuses a bad one with its own message, and
+    the row fails."""
     text = isinstance(source_type, sa.String)
+    if key and text:
+        return f"IFNULL({_mysql_escaped(q)}, {_NULL})", None
     bad = None
     if isinstance(type_, (sa.DateTime, sa.Date, sa.Time)):
-        kind = "TIME" if isinstance(type_, sa.Time) else "DATE" if not isinstance(type_, sa.DateTime) else "DATETIME"
-        v = f"CAST({q} AS {kind})" if text else q
+        kind = "TIME" if isinstance(type_, sa.Time) else "DATETIME" if isinstance(type_, sa.DateTime) else "DATE"
+        v = q
+        if text:
+            rx, arg = {"TIME": (_MYSQL_TIME, q), "DATETIME": (_MYSQL_DATETIME, q), "DATE": (_MYSQL_DATE, f"LEFT({q}, 10)")}[kind]
+            v = f"CAST({arg} AS {kind}{'' if kind == 'DATE' else '(6)'})"
         if kind == "TIME":
             bad = f"(TIME_TO_SEC({v}) < 0 OR TIME_TO_SEC({v}) >= 86400)"
         else:
             bad = f"(YEAR({v}) = 0 OR MONTH({v}) = 0 OR DAYOFMONTH({v}) = 0)"
+            if text:  # a 30 February is NULL in MariaDB's default mode, kept under ALLOW_INVALID_DATES
+                bad = f"({bad} OR DAYOFMONTH({v}) > DAYOFMONTH(LAST_DAY({v})))"
         if text:
-            bad = f"({v} IS NULL OR {bad})"
+            bad = f"({q} NOT REGEXP '{rx}' OR {v} IS NULL OR {bad})"
         e = f"IF({bad}, NULL, {v})"
     elif isinstance(type_, sa.Boolean):
+        truth = f"LOWER({q}) REGEXP '{_MYSQL_TRUE}'" if text else q
         if text:
             bad = f"(LOWER({q}) NOT REGEXP '{_MYSQL_BOOL}')"
-            e = f"IF({bad}, NULL, IF(LOWER(TRIM({q})) IN ('1', 'true', 't', 'yes', 'y'), 't', 'f'))"
-        else:
-            e = f"IF({q}, 't', 'f')"
+        e = f"IF({q} IS NULL{f' OR {bad}' if bad else ''}, NULL, IF({truth}, 't', 'f'))"
     elif isinstance(type_, (sa.Integer, sa.Numeric)):
         if text:
-            rx = _MYSQL_INT if isinstance(type_, sa.Integer) else _MYSQL_DECIMAL
-            bad = f"({q} NOT REGEXP '{rx}')"
-            e = f"IF({bad}, NULL, TRIM({q}))"
+            bad = _mysql_number_bad(q, type_)
+            e = f"IF({bad}, NULL, {_mysql_escaped(q)})"  # PostgreSQL skips the surrounding whitespace
         else:
             e = q
     else:
         e = _mysql_escaped(q)
     return f"IFNULL({e}, {_NULL})", bad
+
+
+def _mysql_number_bad(q: str, type_: sa.types.TypeEngine) -> str:
+    """The MySQL condition under which text ``q`` is not a number ``type_`` can hold: not of
+    the form, or outside the integer type's range, or (``NUMERIC(p, s)``) with ``p - s`` or
+    more integer digits once rounded to ``s`` decimals."""
+    if isinstance(type_, sa.Integer):
+        lim = next(n for t, n in _INT_RANGES if isinstance(type_, t))
+        return f"({q} NOT REGEXP '{_MYSQL_INT}' OR CAST({q} AS DECIMAL(65, 0)) NOT BETWEEN {-lim} AND {lim - 1})"
+    cond = f"{q} NOT REGEXP '{_MYSQL_DECIMAL}'"
+    p, sc = getattr(type_, "precision", None), getattr(type_, "scale", None)
+    if isinstance(type_, sa.Float):
+        cond += f" OR ABS(CAST({q} AS DECIMAL(65, 30))) >= 1e300"
+    elif p is not None:
+        cond += f" OR ABS(ROUND(CAST({q} AS DECIMAL(65, 30)), {sc or 0})) >= POW(10, {p - (sc or 0)})"
+    return f"({cond})"
 
 
 def _mysql_json(src: sa.TableClause, q: Callable[[str], str]) -> str:
@@ -569,7 +602,7 @@ class _MySqlToPgWriter:
         types = getattr(src, "info", {}).get("types", {})
         cells, bad = [], []
         for _w, s, t in cols:
-            e, b = _mysql_cell(q(s), t, types.get(s))
+            e, b = _mysql_cell(q(s), t, types.get(s), key=s in stream.source_key)
             cells.append(e)
             if b:
                 bad.append(f"IF({b}, CONCAT('{s}=', CAST({q(s)} AS CHAR)), NULL)")
@@ -735,15 +768,20 @@ class _SeenKeys:
             k = kpos[0]
             vals = [r[k] for r in rows]
             if vals and all(type(v) is int for v in vals):
-                if (self.ints and vals[0] < self.ints[-1]) or vals != sorted(vals):
-                    self.ordered = False
-                self.ints.extend(vals)
-                return
+                try:
+                    block = array("q", vals)
+                except OverflowError:  # e.g. BIGINT UNSIGNED above 2**63 - 1: keys as tuples
+                    block = None
+                if block is not None:
+                    if (self.ints and vals[0] < self.ints[-1]) or vals != sorted(vals):
+                        self.ordered = False
+                    self.ints.extend(block)
+                    return
         for r in rows:
             self.add(tuple(r[i] for i in kpos))
 
     def add(self, key: tuple) -> None:
-        if self.ints is not None and len(key) == 1 and type(key[0]) is int:
+        if self.ints is not None and len(key) == 1 and type(key[0]) is int and -2**63 <= key[0] < 2**63:
             if self.ints and key[0] < self.ints[-1]:
                 self.ordered = False
             self.ints.append(key[0])

@@ -191,26 +191,40 @@ def test_a_stop_or_an_error_mid_table_ends_the_reader_and_says_so(genius, sqlite
 
 def test_text_source_cells_that_do_not_parse_land_null_with_warnings(genius, pg_warehouse):
     """A ``--table`` copy whose typed columns became text (DESIGN.md §9): a cell that is not an
-    id, date, time or flag lands NULL with a warning and costs no row; a usable one is read."""
+    id, date, time or flag of the column's kind (or is out of its range) lands NULL with a
+    warning and costs no row; a usable one is read as the Python path reads it; a bad key
+    fails its row with PostgreSQL's message."""
     w, src, written = genius
     exec_(w, "CREATE TABLE appointment_text AS SELECT * FROM appointment")
-    exec_(w, "ALTER TABLE appointment_text MODIFY user_id VARCHAR(20), MODIFY `date` VARCHAR(20),"
-             " MODIFY `time` VARCHAR(20), MODIFY spouses_present VARCHAR(10)")
+    exec_(w, "ALTER TABLE appointment_text MODIFY id VARCHAR(20), MODIFY user_id VARCHAR(30),"
+             " MODIFY `date` VARCHAR(20), MODIFY `time` VARCHAR(20), MODIFY spouses_present VARCHAR(10)")
     exec_(w, "UPDATE appointment_text SET user_id = 'n/a', `date` = 'soon', `time` = '25:99',"
-             " spouses_present = 'maybe' WHERE id = 3")
+             " spouses_present = 'maybe' WHERE id = '3'")
     exec_(w, "UPDATE appointment_text SET user_id = ' 17 ', `date` = '2026-01-05', `time` = '09:30:00',"
-             " spouses_present = 'yes' WHERE id = 4")
+             " spouses_present = 'yes' WHERE id = '4'")
+    exec_(w, "UPDATE appointment_text SET user_id = CONCAT(CHAR(9), '42', CHAR(13)), `date` = '2026-02-30',"
+             " `time` = '12', spouses_present = CONCAT('Yes', CHAR(13)) WHERE id = '5'")
+    exec_(w, "UPDATE appointment_text SET user_id = '99999999999999999999', `date` = '05/01/2026',"
+             " spouses_present = NULL WHERE id = '6'")
+    exec_(w, "UPDATE appointment_text SET id = 'x7' WHERE id = '7'")
     r = sync_all(src, pg_warehouse, SyncOptions(full=True, source_table="appointment_text"),
                  tables=["appointment"])["appointment"]
-    assert r.report.counts["inserted"] == written["appointment"] and r.report.failed_total == 0
-    mine = {"soon", "maybe", "25:99", "n/a"}  # the sample's own zero dates warn as well
+    assert r.report.counts["inserted"] == written["appointment"] - 1
+    assert [f.key for f in r.report.failures] == [("x7",)] and "x7" in r.report.failures[0].error
+    mine = {"soon", "maybe", "25:99", "n/a", "2026-02-30", "12", "99999999999999999999", "05/01/2026"}
     assert sorted((x.column, x.value, x.reason) for x in r.report.warnings if x.value in mine) == [
-        ("date", "soon", "zero or invalid date: 'soon'"), ("spouses_present", "maybe", "not a flag: 'maybe'"),
-        ("time", "25:99", "not a time of day: '25:99'"), ("user_id", "n/a", "not a number: 'n/a'")]
+        ("date", "05/01/2026", "zero or invalid date: '05/01/2026'"),
+        ("date", "2026-02-30", "zero or invalid date: '2026-02-30'"), ("date", "soon", "zero or invalid date: 'soon'"),
+        ("spouses_present", "maybe", "not a flag: 'maybe'"),
+        ("time", "12", "not a time of day: '12'"), ("time", "25:99", "not a time of day: '25:99'"),
+        ("user_id", "99999999999999999999", "not a number: '99999999999999999999'"),
+        ("user_id", "n/a", "not a number: 'n/a'")]
     t = schema.genius_appointments
     with pg_warehouse.engine.connect() as c:
-        rows = {r.id: r for r in c.execute(sa.select(t).where(t.c.id.in_([3, 4])))}
+        rows = {r.id: r for r in c.execute(sa.select(t).where(t.c.id.in_([3, 4, 5, 6])))}
     assert (rows[3].user_id, rows[3].date, rows[3].time, rows[3].spouses_present) == (None, None, None, None)
     assert rows[3].raw["date"] == "soon"  # the text as written stays in raw
     assert (rows[4].user_id, rows[4].date, rows[4].time, rows[4].spouses_present) == (
         17, dt.date(2026, 1, 5), dt.time(9, 30), True)
+    assert (rows[5].user_id, rows[5].date, rows[5].time, rows[5].spouses_present) == (42, None, None, True)
+    assert (rows[6].user_id, rows[6].date, rows[6].spouses_present) == (None, None, None)  # NULL flag stays NULL
