@@ -207,6 +207,7 @@ def test_text_source_cells_that_do_not_parse_land_null_with_warnings(genius, pg_
     exec_(w, "UPDATE appointment_text SET user_id = '99999999999999999999', `date` = '05/01/2026',"
              " spouses_present = NULL WHERE id = '6'")
     exec_(w, "UPDATE appointment_text SET id = 'x7' WHERE id = '7'")
+    exec_(w, "UPDATE appointment_text SET is_complete = NULL WHERE id = '8'")  # still tinyint(1): NULL, not false
     r = sync_all(src, pg_warehouse, SyncOptions(full=True, source_table="appointment_text"),
                  tables=["appointment"])["appointment"]
     assert r.report.counts["inserted"] == written["appointment"] - 1
@@ -221,7 +222,8 @@ def test_text_source_cells_that_do_not_parse_land_null_with_warnings(genius, pg_
         ("user_id", "n/a", "not a number: 'n/a'")]
     t = schema.genius_appointments
     with pg_warehouse.engine.connect() as c:
-        rows = {r.id: r for r in c.execute(sa.select(t).where(t.c.id.in_([3, 4, 5, 6])))}
+        rows = {r.id: r for r in c.execute(sa.select(t).where(t.c.id.in_([3, 4, 5, 6, 8])))}
+    assert rows[8].is_complete is None
     assert (rows[3].user_id, rows[3].date, rows[3].time, rows[3].spouses_present) == (None, None, None, None)
     assert rows[3].raw["date"] == "soon"  # the text as written stays in raw
     assert (rows[4].user_id, rows[4].date, rows[4].time, rows[4].spouses_present) == (
