@@ -25,8 +25,15 @@ def test_concurrent_setup_on_a_fresh_schema(pg_url, pg_schema):
     n = 4
     with ctx.Manager() as manager:
         barrier = manager.Barrier(n)
-        with ctx.Pool(n) as pool:
+        # close + join, not the context manager's terminate(): terminate() kills idle workers
+        # with SIGTERM, which a worker inherits as ignored when the test process ignores it
+        # (seen once: a worker waiting for a task, the suite hung in Pool.__exit__)
+        pool = ctx.Pool(n)
+        try:
             results = pool.starmap(_setup, [(pg_url, pg_schema, barrier)] * n)
+        finally:
+            pool.close()
+            pool.join()
     assert results == ["ok"] * n, results
     eng = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with eng.connect() as c:
