@@ -13,10 +13,13 @@ no extra second per run).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Any, Iterator
 
 from dagster import DagsterInstance, ExecuteInProcessResult, RunConfig
 
@@ -79,9 +82,25 @@ def launch(job_name: str, run_config: RunConfig | dict[str, Any] | None = None, 
     run = inst.create_run_for_job(job_def=job, execution_plan=plan, run_config=run_config, tags=run_tags,
                                   remote_job_origin=RemoteJobOrigin(repo_origin, job_name),
                                   job_code_origin=recon_job.get_python_origin())
-    events = list(execute_run_iterator(recon_job, run, inst))
+    with _sigterm_kept():
+        events = list(execute_run_iterator(recon_job, run, inst))
     return ExecuteInProcessResult(event_list=events, dagster_run=inst.get_run_by_id(run.run_id),
                                   output_capture=None, job_def=job)
+
+
+@contextlib.contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """Restore SIGTERM's handler after a block that runs Dagster in process: Dagster sets SIGTERM
+    to SIGINT's handler when a run's interrupt capture ends (``dagster._utils.interrupts``), and
+    under ``nohup`` or in a background job SIGINT is ignored, so ``ingest`` would then ignore
+    SIGTERM (``kill``, systemd's stop) for the rest of its life, and so would its children."""
+    main = threading.current_thread() is threading.main_thread()
+    saved = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and saved is not None:
+            signal.signal(signal.SIGTERM, saved)
 
 
 def run_and_report(job_name: str, run_config: RunConfig | dict[str, Any] | None = None, **kwargs: Any) -> None:

@@ -24,6 +24,17 @@ TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@1
 TEST_MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
+def pytest_configure(config) -> None:
+    """A suite started where SIGINT is ignored (a background job of a shell script, nohup)
+    gets Python's SIGINT handler back: Dagster maps SIGTERM to SIGINT's handler after every
+    in-process run (``dagster._utils.interrupts``), so SIGTERM would become ignored too, for
+    this process and every child it starts (seen: a multiprocessing pool's terminate() hung)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @contextmanager
 def patched_env(set_: dict[str, str], unset: tuple[str, ...] = ()):
     """Set and unset environment variables for a block, restoring them afterwards."""

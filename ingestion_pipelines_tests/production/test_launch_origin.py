@@ -25,3 +25,25 @@ def test_launched_run_has_the_workspace_job_origin():
     page = DagsterInstance.get().get_runs(RunsFilter(job_name=IMPORT_JOB, tags={
         REPOSITORY_LABEL_TAG: "__repository__@ingestion_pipelines"}))
     assert result.run_id in [r.run_id for r in page]
+
+
+def test_sigterm_still_stops_ingest_after_a_run_under_nohup():
+    """Under nohup or in a background job SIGINT is ignored; Dagster then leaves SIGTERM
+    ignored after an in-process run, so `kill` could no longer stop `ingest`. launch restores
+    SIGTERM's handler (checked in a child process with SIGINT ignored)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from dagster import RunConfig\n"
+        "from ingestion_pipelines.launch import launch\n"
+        "from ingestion_pipelines.sources.artists.assets import ArtistsImportConfig\n"
+        "from ingestion_pipelines.sources.artists.names import IMPORT_JOB\n"
+        "cfg = RunConfig(ops={'artists_import': ArtistsImportConfig(dry_run=True, skip_photos=True)})\n"
+        "assert launch(IMPORT_JOB, cfg).success\n"
+        "print(int(signal.getsignal(signal.SIGTERM)))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == str(int(__import__("signal").SIG_DFL))
