@@ -522,10 +522,11 @@ def _mysql_cell(q: str, type_: sa.types.TypeEngine, source_type: Any = None, *, 
             bad = f"({q} NOT REGEXP '{rx}' OR {v} IS NULL OR {bad})"
         e = f"IF({bad}, NULL, {v})"
     elif isinstance(type_, sa.Boolean):
-        truth = f"LOWER({q}) REGEXP '{_MYSQL_TRUE}'" if text else q
         if text:
             bad = f"(LOWER({q}) NOT REGEXP '{_MYSQL_BOOL}')"
-        e = f"IF({q} IS NULL{f' OR {bad}' if bad else ''}, NULL, IF({truth}, 't', 'f'))"
+            e = f"IF({q} IS NULL OR {bad}, NULL, IF(LOWER({q}) REGEXP '{_MYSQL_TRUE}', 't', 'f'))"
+        else:
+            e = f"IF({q} IS NULL, NULL, IF({q}, 't', 'f'))"
     elif isinstance(type_, (sa.Integer, sa.Numeric)):
         if text:
             bad = _mysql_number_bad(q, type_)
@@ -568,7 +569,7 @@ def _mysql_json(src: sa.TableClause, q: Callable[[str], str]) -> str:
     return f"CONCAT({', '.join(parts)}, '}}')"
 
 
-def _null_reason(type_: sa.types.TypeEngine, source_type: Any) -> str:
+def _null_reason(type_: sa.types.TypeEngine) -> str:
     """The warning of a cell :func:`_mysql_cell` set NULL, by warehouse type."""
     if isinstance(type_, sa.Time):
         return "not a time of day"
@@ -613,7 +614,7 @@ class _MySqlToPgWriter:
             sa.literal_column(f"CAST(CONVERT(CONCAT_WS(CHAR(9), {', '.join(cells)}) USING utf8mb4) AS BINARY)")
             .label("_copy_line")]
         self.key_pos = [order.index(k) for k in stream.source_key]
-        self.reasons = {s: _null_reason(t, types.get(s)) for _w, s, t in cols}
+        self.reasons = {s: _null_reason(t) for _w, s, t in cols}
         self.rep = rep
         self.upsert = StagedUpsert(wconn, TableLoad(stream.table), [w for w, _s, _t in cols] + ["raw", "_deleted_at"],
                                    audit=audit, async_commit=True)
@@ -731,12 +732,11 @@ def _top(rows: Sequence[Sequence[Any]], cpos: int, kpos: list[int], top: tuple |
     parsed by ``fromisoformat`` in one pass, each on its own only in a batch holding a bad one."""
     cands = [(v, i) for i, r in enumerate(rows) if type(v := r[cpos]) is dt.datetime]
     texts = [(v, i) for i, r in enumerate(rows) if type(v := r[cpos]) is str]
+    slow = [(v, i) for i, r in enumerate(rows) if type(v := r[cpos]) not in (dt.datetime, str, type(None))]
     try:  # the usual batch: every text a valid date (the server's text, see resources.mysql)
         cands += [(dt.datetime.fromisoformat(v), i) for v, i in texts]
-        slow = [(r[cpos], i) for i, r in enumerate(rows) if type(r[cpos]) not in (dt.datetime, str, type(None))]
-    except ValueError:  # a zero or invalid date among them: each value on its own
-        slow = [(v, i) for v, i in texts] + [(r[cpos], i) for i, r in enumerate(rows)
-                                            if type(r[cpos]) not in (dt.datetime, str, type(None))]
+    except ValueError:  # a zero or invalid date among them: each text on its own
+        slow += texts
     for v, i in slow:
         try:
             cands.append((_datetime(v), i))
@@ -752,38 +752,30 @@ def _top(rows: Sequence[Sequence[Any]], cpos: int, kpos: list[int], top: tuple |
 
 
 class _SeenKeys:
-    """The keys a full scan read, in scan order, compactly: single integer keys in an
-    ``array('q')`` (8 bytes each: 16 MB for 2 M rows), others in a set. :meth:`missing` merges
-    them with the warehouse's keys (in key order), so no second scan of the source is needed."""
+    """The keys a full scan read, compactly: single integer keys in an ``array('q')`` (8 bytes
+    each: 16 MB for 2 M rows), others in a set. :meth:`missing` compares them with the
+    warehouse's keys, so no second scan of the source is needed."""
 
     def __init__(self) -> None:
         self.ints: array | None = array("q")
         self.other: set = set()
-        self.ordered = True
 
     def add_batch(self, rows: Sequence[Sequence[Any]], kpos: list[int]) -> None:
         """:meth:`add` the key (the values at ``kpos``) of each of ``rows``; a batch of single
         integer keys in one ``array.extend``."""
         if self.ints is not None and len(kpos) == 1:
-            k = kpos[0]
-            vals = [r[k] for r in rows]
-            if vals and all(type(v) is int for v in vals):
+            vals = [r[kpos[0]] for r in rows]
+            if all(type(v) is int for v in vals):
                 try:
-                    block = array("q", vals)
-                except OverflowError:  # e.g. BIGINT UNSIGNED above 2**63 - 1: keys as tuples
-                    block = None
-                if block is not None:
-                    if (self.ints and vals[0] < self.ints[-1]) or vals != sorted(vals):
-                        self.ordered = False
-                    self.ints.extend(block)
+                    self.ints.extend(array("q", vals))  # built first: all or nothing
                     return
+                except OverflowError:  # e.g. BIGINT UNSIGNED above 2**63 - 1: keys as tuples
+                    pass
         for r in rows:
             self.add(tuple(r[i] for i in kpos))
 
     def add(self, key: tuple) -> None:
         if self.ints is not None and len(key) == 1 and type(key[0]) is int and -2**63 <= key[0] < 2**63:
-            if self.ints and key[0] < self.ints[-1]:
-                self.ordered = False
             self.ints.append(key[0])
             return
         if self.ints is not None:  # not all single integers: keep them all as tuples
@@ -791,41 +783,28 @@ class _SeenKeys:
             self.ints = None
         self.other.add(key)
 
-    def missing_ints(self, chunks: Iterable[Sequence[Any]]) -> list:
-        """The single-column keys in ``chunks`` (lists of values) not seen, when every seen key
-        is an integer: a vectorised sorted search (NumPy) per chunk, so memory holds one chunk
-        of them; a value that is not an integer is not seen."""
+    def missing(self, chunks: Iterable[Sequence[Sequence[Any]]]) -> list[tuple]:
+        """The keys (tuples) in ``chunks`` (lists of key rows) that were not seen. Integer keys
+        are looked up in the sorted seen keys with NumPy one chunk at a time (memory holds one
+        chunk of them); a key that is not a single integer is not seen."""
+        if self.ints is None:
+            return [tuple(k) for chunk in chunks for k in chunk if tuple(k) not in self.other]
         import numpy as np
 
-        have = np.frombuffer(self.ints, dtype=np.int64) if len(self.ints) else np.full(1, -1, np.int64)
-        if not self.ordered:
+        have = np.frombuffer(self.ints, dtype=np.int64) if len(self.ints) else np.zeros(0, np.int64)
+        if len(have) > 1 and not (have[1:] >= have[:-1]).all():  # key order can differ from int order
             have = np.sort(have)
-        out: list = []
+        out: list[tuple] = []
         for chunk in chunks:
-            ints = [k for k in chunk if type(k) is int]
-            out += [k for k in chunk if type(k) is not int]
-            if ints:
+            ints = [k[0] for k in chunk if len(k) == 1 and type(k[0]) is int]
+            out += [tuple(k) for k in chunk if len(k) != 1 or type(k[0]) is not int]
+            if ints and len(have):
                 want = np.array(ints, dtype=np.int64)
-                pos = np.minimum(np.searchsorted(have, want), len(have) - 1)
-                hit = (have[pos] == want) if len(self.ints) else np.zeros(len(want), bool)
-                out += want[~hit].tolist()
+                hit = have[np.minimum(np.searchsorted(have, want), len(have) - 1)] == want
+                out += [(k,) for k in want[~hit].tolist()]
+            else:
+                out += [(k,) for k in ints]
         return out
-
-    def missing(self, keys: Iterable[tuple]) -> Iterator[tuple]:
-        """The ``keys`` (in ascending order) that were not seen."""
-        if self.ints is None:
-            yield from (k for k in keys if k not in self.other)
-            return
-        seen = self.ints if self.ordered else array("q", sorted(self.ints))
-        i, n = 0, len(seen)
-        for k in keys:
-            if len(k) != 1 or type(k[0]) is not int:
-                yield k
-                continue
-            while i < n and seen[i] < k[0]:
-                i += 1
-            if i >= n or seen[i] != k[0]:
-                yield k
 
 
 def _mark_deleted(warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream, seen: _SeenKeys,
@@ -833,18 +812,13 @@ def _mark_deleted(warehouse: sa.Engine, wconn: sa.Connection, stream: SqlStream,
     """After a completed full scan: set ``_deleted_at`` on the warehouse rows written from this
     source database (``_source`` starts with ``source_prefix``, whichever table or copy of it
     they were read from; rows another source wrote, e.g. a CSV export, are left alone) whose key
-    the scan did not read (``seen``). The warehouse's keys are streamed in key order. Returns
-    the rows marked."""
+    the scan did not read (``seen``). The warehouse's keys are streamed in fetched chunks, in
+    no particular order. Returns the rows marked."""
     t, key = stream.table, stream.key
     cols = [t.c[k] for k in key]
-    q = (sa.select(*cols).where(t.c._deleted_at.is_(None), t.c._source.startswith(source_prefix, autoescape=True))
-         .order_by(*cols))
+    q = sa.select(*cols).where(t.c._deleted_at.is_(None), t.c._source.startswith(source_prefix, autoescape=True))
     with warehouse.connect() as rconn:
-        rows = rconn.execution_options(yield_per=10_000).execute(q)
-        if len(key) == 1 and seen.ints is not None:
-            missing = [(k,) for k in seen.missing_ints([r[0] for r in part] for part in rows.partitions())]
-        else:
-            missing = list(seen.missing(tuple(r) for r in rows))
+        missing = seen.missing(rconn.execution_options(yield_per=10_000).execute(q).partitions())
     now = dt.datetime.now(dt.timezone.utc)
     for i in range(0, len(missing), 500):
         chunk = missing[i:i + 500]
